@@ -1,0 +1,1 @@
+"""Billow: subscription and usage-based billing as serverless functions on AWS."""

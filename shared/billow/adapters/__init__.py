@@ -1,0 +1,1 @@
+"""Implementations of the ports: DynamoDB, EventBridge, the system clock."""

@@ -1,0 +1,35 @@
+"""boto3 clients, created once per container and shared by every adapter.
+
+Clients (not resources: a resource costs ~110 ms more at cold start) honour AWS_ENDPOINT_URL,
+which is how the local stack points them at the embedded emulator.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget the clients (tests and the local stack change endpoints)."""
+    dynamodb_client.cache_clear()
+    events_client.cache_clear()

@@ -1,0 +1,189 @@
+"""Thin helpers over the low-level DynamoDB client shared by the repositories."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from billow.domain.events import EventEnvelope
+from billow.domain.tenancy import Scope
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+OUTBOX_SHARDS = 8
+EVENT_RETENTION = timedelta(days=30)
+KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def without_keys(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in KEY_ATTRIBUTES and k not in ("kind", "expires_at")}
+
+
+def key_of(item: dict[str, Any], index: str | None) -> dict[str, Any]:
+    """The storage position of an item in the table or an index (a LastEvaluatedKey)."""
+    names = ["pk", "sk"]
+    if index == "gsi1":
+        names += ["gsi1pk", "gsi1sk"]
+    elif index == "gsi2":
+        names += ["gsi2pk", "gsi2sk"]
+    return {name: item[name] for name in names}
+
+
+class TransactionCancelled(Exception):
+    """A transaction failed; ``reasons`` has one code per item, in order (None = fine)."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+@dataclass
+class Transaction:
+    """Items written all or nothing, with a label per item to explain a cancellation."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def put(
+        self, label: str, table: str, values: dict[str, Any], condition: str | None = None, **extra: Any
+    ) -> None:
+        put: dict[str, Any] = {"TableName": table, "Item": to_item(values)}
+        if condition:
+            put["ConditionExpression"] = condition
+        put.update(extra)
+        self.items.append({"Put": put})
+        self.labels.append(label)
+
+    def delete(
+        self, label: str, table: str, key: dict[str, Any], condition: str | None = None, **extra: Any
+    ) -> None:
+        delete: dict[str, Any] = {"TableName": table, "Key": to_item(key)}
+        if condition:
+            delete["ConditionExpression"] = condition
+        delete.update(extra)
+        self.items.append({"Delete": delete})
+        self.labels.append(label)
+
+    def failed_labels(self, error: TransactionCancelled) -> set[str]:
+        return {
+            label
+            for label, reason in zip(self.labels, error.reasons, strict=False)
+            if reason == "ConditionalCheckFailed"
+        }
+
+
+class DynamoTable:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self.client = client
+        self.name = table_name
+
+    def get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.name, Key=to_item({"pk": pk, "sk": sk}), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def write(self, transaction: Transaction) -> None:
+        if not transaction.items:
+            return
+        try:
+            if len(transaction.items) == 1 and "Put" in transaction.items[0]:
+                # One item needs no transaction; a conditional put is atomic on its own.
+                put = transaction.items[0]["Put"]
+                self.client.put_item(**put)
+            else:
+                self.client.transact_write_items(TransactItems=transaction.items)  # type: ignore[arg-type]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                raise TransactionCancelled(["ConditionalCheckFailed"]) from None
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                raise TransactionCancelled([None if r == "None" else r for r in reasons]) from None
+            raise
+
+    def query(
+        self,
+        *,
+        index: str | None,
+        partition: str,
+        newest_first: bool = True,
+        start: dict[str, Any] | None = None,
+        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        page_size: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield items of one partition in key order, following pages lazily."""
+        partition_attr = f"{index}pk" if index else "pk"
+        all_names = {"#p": partition_attr, **(names or {})}
+        all_values = {":p": partition, **(values or {})}
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": all_names,
+            "ExpressionAttributeValues": to_item(all_values),
+            "ScanIndexForward": not newest_first,
+            "Limit": page_size,
+        }
+        if index:
+            request["IndexName"] = index
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+        if start:
+            request["ExclusiveStartKey"] = to_item(start)
+        while True:
+            response = self.client.query(**request)
+            for item in response.get("Items", []):
+                yield from_item(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+
+def outbox_items(scope: Scope, events: Sequence[EventEnvelope]) -> list[dict[str, Any]]:
+    """Event records written in the same transaction as the change they describe.
+
+    The sparse gsi2 entry marks an event as not yet published; the relay removes it.
+    """
+    items = []
+    for event in events:
+        created = datetime.strptime(event.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        expires_at = int((created + EVENT_RETENTION).timestamp())
+        shard = int(hashlib.sha256(event.id.encode()).hexdigest(), 16) % OUTBOX_SHARDS
+        items.append(
+            {
+                "pk": f"{scope.key_prefix}#EVENT#{event.id}",
+                "sk": "EVENT",
+                "kind": "event",
+                "gsi1pk": f"{scope.key_prefix}#EVENTS",
+                "gsi1sk": event.id,
+                "gsi2pk": f"OUTBOX#{shard}",
+                "gsi2sk": event.id,
+                "tenant_id": scope.tenant_id,
+                "event_type": event.type,
+                "envelope": event.as_dict(),
+                "expires_at": expires_at,
+            }
+        )
+    return items

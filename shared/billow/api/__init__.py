@@ -1,0 +1,1 @@
+"""The HTTP edge: routers, request models, problems, auth, idempotency, pagination."""

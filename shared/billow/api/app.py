@@ -1,0 +1,31 @@
+"""Builds the API: one set of routers, served by API Gateway's resolver in Lambda and by
+Powertools' ASGI resolver in the local stack."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+from billow.api.edge import edge_middleware, register_exception_handlers
+from billow.api.routers import api_keys, custom_fields, customers
+from billow.settings import get_settings
+
+R = TypeVar("R", bound=ApiGatewayResolver)
+
+API_TITLE = "Billow API"
+API_VERSION = "1.0.0"
+
+
+def build_api(resolver: R) -> R:
+    resolver.use(middlewares=[edge_middleware])
+    register_exception_handlers(resolver)
+    for module in (customers, custom_fields, api_keys):
+        resolver.include_router(module.router, prefix="/v1")
+    if get_settings().enable_swagger:
+        resolver.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)
+    return resolver
+
+
+def openapi_json(resolver: ApiGatewayResolver) -> str:
+    return resolver.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, openapi_version="3.1.0")

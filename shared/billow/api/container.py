@@ -1,0 +1,68 @@
+"""Wiring: which adapter serves each port, built once per container and shared by requests.
+
+Tests swap the whole container (``use_container``) to run the same routes on other adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from billow.adapters.aws import dynamodb_client
+from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
+from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+from billow.adapters.dynamodb.table import DynamoTable
+from billow.adapters.dynamodb.tenancy import DynamoApiKeyRepository, DynamoTenantRepository
+from billow.adapters.system import SystemClock, new_id
+from billow.ports.clock import Clock
+from billow.ports.ids import IdGenerator
+from billow.services.custom_fields import CustomFieldService
+from billow.services.customers import CustomerService
+from billow.services.tenancy import TenancyService
+from billow.settings import get_settings
+
+
+@dataclass
+class Container:
+    clock: Clock
+    new_id: IdGenerator
+
+    @cached_property
+    def table(self) -> DynamoTable:
+        return DynamoTable(dynamodb_client(), get_settings().table_name)
+
+    @cached_property
+    def customer_fields(self) -> DynamoCustomFieldRepository:
+        return DynamoCustomFieldRepository(self.table)
+
+    @cached_property
+    def customers(self) -> CustomerService:
+        return CustomerService(
+            DynamoCustomerRepository(self.table), self.customer_fields, self.clock, self.new_id
+        )
+
+    @cached_property
+    def custom_fields(self) -> CustomFieldService:
+        return CustomFieldService(self.customer_fields, self.clock, self.new_id)
+
+    @cached_property
+    def tenancy(self) -> TenancyService:
+        return TenancyService(
+            DynamoTenantRepository(self.table), DynamoApiKeyRepository(self.table), self.clock, self.new_id
+        )
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container(clock=SystemClock(), new_id=new_id)
+    return _container
+
+
+def use_container(replacement: Container | None) -> None:
+    """Install another container (or None to rebuild from settings on next use)."""
+    global _container
+    _container = replacement

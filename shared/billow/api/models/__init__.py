@@ -1,0 +1,1 @@
+"""Request models: the shapes the API accepts, validated strictly at the edge."""

@@ -1,0 +1,1 @@
+"""Pure billing rules: no I/O, no clock, no AWS."""

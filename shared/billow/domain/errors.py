@@ -1,0 +1,85 @@
+"""Failures the domain and services raise; the API turns each into an RFC 9457 problem.
+
+Every error carries a stable snake_case ``code`` that clients switch on, the HTTP status that
+goes with it, and, for validation, a list of JSON-pointer located messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    pointer: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+@dataclass
+class BillowError(Exception):
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    code = "internal_error"
+    status = 500
+    title = "Internal error"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class ValidationFailed(BillowError):
+    code = "validation_failed"
+    status = 422
+    title = "Validation failed"
+
+
+class NotFound(BillowError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class Unauthenticated(BillowError):
+    code = "unauthenticated"
+    status = 401
+    title = "Unauthenticated"
+
+
+class Forbidden(BillowError):
+    code = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(BillowError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class InvalidStateTransition(BillowError):
+    code = "invalid_state_transition"
+    status = 409
+    title = "Invalid state transition"
+
+
+class PreconditionFailed(BillowError):
+    code = "precondition_failed"
+    status = 412
+    title = "Precondition failed"
+
+
+class ConcurrentModification(BillowError):
+    """A conditional write lost a race; the service retries or reports a conflict."""
+
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+def validation_failed(pointer: str, message: str) -> ValidationFailed:
+    return ValidationFailed(detail=message, errors=[FieldError(pointer, message)])

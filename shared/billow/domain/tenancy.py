@@ -1,0 +1,70 @@
+"""Tenants, their API keys, and the scope every read and write runs in."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from billow.domain.errors import InvalidStateTransition
+
+SANDBOX_PREFIX = "bk_test_"
+LIVE_PREFIX = "bk_live_"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A tenant in one mode. Sandbox and live data never mix, so the mode is part of the scope."""
+
+    tenant_id: str
+    livemode: bool
+
+    @property
+    def key_prefix(self) -> str:
+        return f"T#{self.tenant_id}#{'live' if self.livemode else 'test'}"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    timezone: str
+    default_currency: str | None
+    created_at: str
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    livemode: bool
+    prefix: str
+    key_hash: str
+    name: str | None
+    status: Literal["active", "revoked"]
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.livemode)
+
+    def revoke(self, now: str) -> ApiKey:
+        if self.status == "revoked":
+            raise InvalidStateTransition(detail=f"API key {self.id} is already revoked")
+        return replace(self, status="revoked", revoked_at=now)
+
+
+def hash_api_key(secret: str) -> str:
+    """Keys are stored as SHA-256 digests: a leaked table does not leak usable keys."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_api_key_format(secret: str) -> bool:
+    return secret.startswith((SANDBOX_PREFIX, LIVE_PREFIX)) and 24 <= len(secret) <= 128
+
+
+def display_prefix(secret: str) -> str:
+    """What a key list shows: the mode prefix and the first few characters."""
+    return secret[: len(SANDBOX_PREFIX) + 6]

@@ -1,0 +1,99 @@
+"""Persistence ports. Every method takes the scope: nothing can read across tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from billow.domain.custom_fields import CustomFieldDefinition
+from billow.domain.customer import Customer
+from billow.domain.events import EventEnvelope
+from billow.domain.tenancy import ApiKey, Scope, Tenant
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list. ``after`` is the storage position to continue from (None: first)."""
+
+    limit: int
+    after: dict[str, Any] | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageResult(Generic[T]):
+    items: list[T]
+    next_position: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    status: str | None = None
+    email: str | None = None
+    tag: str | None = None
+    type: str | None = None
+    currency: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+
+class CustomerRepository(Protocol):
+    def get(self, scope: Scope, customer_id: str) -> Customer | None: ...
+
+    def get_by_external_id(self, scope: Scope, external_id: str) -> Customer | None: ...
+
+    def list(self, scope: Scope, filters: CustomerFilter, page: Page) -> PageResult[Customer]: ...
+
+    def add(self, scope: Scope, customer: Customer, events: Sequence[EventEnvelope]) -> None:
+        """Insert; raises Conflict if the external_id is taken."""
+        ...
+
+    def update(
+        self,
+        scope: Scope,
+        before: Customer,
+        after: Customer,
+        events: Sequence[EventEnvelope],
+    ) -> None:
+        """Replace ``before`` by ``after`` only if the stored version is still ``before.version``.
+
+        Raises ConcurrentModification when it is not, Conflict when the new external_id is taken.
+        """
+        ...
+
+    def update_many(
+        self, scope: Scope, changes: Sequence[tuple[Customer, Customer]], events: Sequence[EventEnvelope]
+    ) -> None:
+        """Several customers at once, all or nothing (merge)."""
+        ...
+
+
+class CustomFieldRepository(Protocol):
+    def get(self, scope: Scope, field_id: str) -> CustomFieldDefinition | None: ...
+
+    def list(self, scope: Scope, entity_type: str | None = None) -> list[CustomFieldDefinition]: ...
+
+    def add(self, scope: Scope, definition: CustomFieldDefinition) -> None:
+        """Insert; raises Conflict if the key is taken for that entity type."""
+        ...
+
+    def update(self, scope: Scope, before: CustomFieldDefinition, after: CustomFieldDefinition) -> None: ...
+
+
+class TenantRepository(Protocol):
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+    def add(self, tenant: Tenant) -> None: ...
+
+
+class ApiKeyRepository(Protocol):
+    def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def list_for_tenant(self, tenant_id: str) -> list[ApiKey]: ...
+
+    def add(self, key: ApiKey) -> None: ...
+
+    def save(self, key: ApiKey) -> None: ...

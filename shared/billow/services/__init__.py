@@ -1,0 +1,1 @@
+"""Use cases: load, decide with domain rules, save with the events that describe the change."""

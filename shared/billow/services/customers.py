@@ -1,0 +1,218 @@
+"""Customer use cases: create, read, list, change, upsert by external id, disable, merge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from billow.domain.custom_fields import EntityRef, validate_values
+from billow.domain.customer import Customer, customer_to_dict, merge_customers, parse_customer_fields
+from billow.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from billow.domain.events import DomainEvent
+from billow.domain.tenancy import Scope
+from billow.ports.clock import Clock, rfc3339
+from billow.ports.ids import IdGenerator
+from billow.ports.repositories import (
+    CustomerFilter,
+    CustomerRepository,
+    CustomFieldRepository,
+    Page,
+    PageResult,
+)
+from billow.services.events import envelope
+
+# How often a change without If-Match is re-applied on a fresh read after losing a race.
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class CustomerService:
+    customers: CustomerRepository
+    custom_fields: CustomFieldRepository
+    clock: Clock
+    new_id: IdGenerator
+
+    def _now(self) -> str:
+        return rfc3339(self.clock.now())
+
+    def _event(self, scope: Scope, type_: str, customer: Customer, now: str) -> Any:
+        return envelope(
+            scope,
+            DomainEvent(type_, "customer", customer.id, customer_to_dict(customer)),
+            sequence=customer.version,
+            created_at=now,
+            new_id=self.new_id,
+        )
+
+    def _check_refs(self, scope: Scope, refs: list[EntityRef]) -> None:
+        missing = [
+            FieldError(ref.pointer, f"no {ref.entity_type} with id {ref.entity_id}")
+            for ref in refs
+            if ref.entity_type == "customer" and self.customers.get(scope, ref.entity_id) is None
+        ]
+        if missing:
+            raise ValidationFailed(detail="custom field values are invalid", errors=missing)
+
+    def _custom_fields(
+        self, scope: Scope, current: dict[str, Any], changes: dict[str, Any], *, creating: bool
+    ) -> dict[str, Any]:
+        definitions = self.custom_fields.list(scope, "customer")
+        merged, refs = validate_values(definitions, current, changes, creating=creating)
+        self._check_refs(scope, refs)
+        return merged
+
+    def create(self, scope: Scope, raw: dict[str, Any]) -> Customer:
+        fields = parse_customer_fields(raw)
+        fields["custom_fields"] = self._custom_fields(
+            scope, {}, raw.get("custom_fields") or {}, creating=True
+        )
+        now = self._now()
+        customer = Customer(
+            id=self.new_id(), livemode=scope.livemode, created_at=now, updated_at=now, **fields
+        )
+        self.customers.add(scope, customer, [self._event(scope, "customer.created", customer, now)])
+        return customer
+
+    def get(self, scope: Scope, customer_id: str) -> Customer:
+        customer = self.customers.get(scope, customer_id)
+        if customer is None:
+            raise NotFound(detail=f"no customer with id {customer_id}")
+        return customer
+
+    def get_by_external_id(self, scope: Scope, external_id: str) -> Customer:
+        customer = self.customers.get_by_external_id(scope, external_id)
+        if customer is None:
+            raise NotFound(detail=f"no customer with external_id {external_id}")
+        return customer
+
+    def list(
+        self, scope: Scope, filters: CustomerFilter, page: Page, external_id: str | None
+    ) -> PageResult[Customer]:
+        if external_id is not None:
+            # external_id is unique: answer from its guard item instead of filtering a scan.
+            found = self.customers.get_by_external_id(scope, external_id)
+            return PageResult(items=[found] if found and page.after is None else [], next_position=None)
+        return self.customers.list(scope, filters, page)
+
+    def _change(
+        self,
+        scope: Scope,
+        customer_id: str,
+        if_match: int | None,
+        decide: Callable[[Customer, str], Customer],
+        event_type: str = "customer.updated",
+    ) -> Customer:
+        """Read, decide, write under the read version; without If-Match, retry lost races."""
+        for _ in range(MAX_ATTEMPTS):
+            before = self.get(scope, customer_id)
+            if if_match is not None and before.version != if_match:
+                raise PreconditionFailed(
+                    detail=f"If-Match version {if_match} does not match the current version {before.version}"
+                )
+            now = self._now()
+            after = decide(before, now)
+            try:
+                self.customers.update(scope, before, after, [self._event(scope, event_type, after, now)])
+            except ConcurrentModification:
+                if if_match is not None:
+                    raise PreconditionFailed(
+                        detail="the customer changed since the version in If-Match"
+                    ) from None
+                continue
+            return after
+        raise ConcurrentModification(detail="the customer is being changed by many requests at once; retry")
+
+    def update(self, scope: Scope, customer_id: str, raw: dict[str, Any], if_match: int | None) -> Customer:
+        fields = parse_customer_fields(raw)
+
+        def decide(before: Customer, now: str) -> Customer:
+            changes = dict(fields)
+            if "custom_fields" in raw:
+                changes["custom_fields"] = self._custom_fields(
+                    scope, before.custom_fields, raw["custom_fields"] or {}, creating=False
+                )
+            if "metadata" in raw:
+                # Metadata merges key by key like Stripe's: an empty string removes a key.
+                merged = {**before.metadata, **changes["metadata"]}
+                changes["metadata"] = {k: v for k, v in merged.items() if v != ""}
+            return before.with_changes(changes, now)
+
+        return self._change(scope, customer_id, if_match, decide)
+
+    def disable(self, scope: Scope, customer_id: str, if_match: int | None) -> Customer:
+        return self._change(scope, customer_id, if_match, lambda c, now: c.disable(now))
+
+    def enable(self, scope: Scope, customer_id: str, if_match: int | None) -> Customer:
+        return self._change(scope, customer_id, if_match, lambda c, now: c.enable(now))
+
+    def upsert_by_external_id(
+        self, scope: Scope, external_id: str, raw: dict[str, Any]
+    ) -> tuple[Customer, bool]:
+        """Create the customer with this external id, or update it. True when created."""
+        raw = {**raw, "external_id": external_id}
+        for _ in range(MAX_ATTEMPTS):
+            existing = self.customers.get_by_external_id(scope, external_id)
+            if existing is None:
+                if "name" not in raw:
+                    raise ValidationFailed(
+                        detail="name is required to create a customer",
+                        errors=[FieldError("/name", "is required")],
+                    )
+                try:
+                    return self.create(scope, raw), True
+                except Conflict:
+                    continue  # created concurrently: update it instead
+            try:
+                return self.update(scope, existing.id, raw, None), False
+            except NotFound:
+                continue
+        raise ConcurrentModification(detail="the customer is being changed by many requests at once; retry")
+
+    def merge(self, scope: Scope, target_id: str, source_id: str, if_match: int | None) -> Customer:
+        for _ in range(MAX_ATTEMPTS):
+            target = self.get(scope, target_id)
+            if if_match is not None and target.version != if_match:
+                raise PreconditionFailed(
+                    detail=f"If-Match version {if_match} does not match the current version {target.version}"
+                )
+            source = self.customers.get(scope, source_id)
+            if source is None:
+                raise ValidationFailed(
+                    detail=f"no customer with id {source_id}",
+                    errors=[FieldError("/from_customer_id", f"no customer with id {source_id}")],
+                )
+            now = self._now()
+            merged, archived = merge_customers(target, source, now)
+            events = [
+                envelope(
+                    scope,
+                    DomainEvent(
+                        "customer.merged",
+                        "customer",
+                        merged.id,
+                        {**customer_to_dict(merged), "merged_customer_id": archived.id},
+                    ),
+                    sequence=merged.version,
+                    created_at=now,
+                    new_id=self.new_id,
+                ),
+                self._event(scope, "customer.updated", archived, now),
+            ]
+            try:
+                self.customers.update_many(scope, [(target, merged), (source, archived)], events)
+            except ConcurrentModification:
+                if if_match is not None:
+                    raise PreconditionFailed(
+                        detail="the customer changed since the version in If-Match"
+                    ) from None
+                continue
+            return merged
+        raise ConcurrentModification(detail="the customers are being changed concurrently; retry")

@@ -1,0 +1,52 @@
+"""One settings object for every function.
+
+In AWS each function gets its environment from template.yaml (Globals). In the local stack all
+functions share one process, so configuration is read here, once, from os.environ, and never
+from module globals scattered around the code base.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    idempotency_table_name: str
+    event_bus_name: str
+    documents_bucket: str
+    cursor_secret: bytes
+    stage: str
+    max_body_bytes: int
+    api_key_cache_seconds: float
+    enable_swagger: bool
+    outbox_sweep_min_age_seconds: float
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value else default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings(
+        table_name=_env("BILLOW_TABLE", "billow-local"),
+        idempotency_table_name=_env("BILLOW_IDEMPOTENCY_TABLE", "billow-local-idempotency"),
+        event_bus_name=_env("BILLOW_EVENT_BUS", "billow-local"),
+        documents_bucket=_env("BILLOW_DOCUMENTS_BUCKET", "billow-local-documents"),
+        cursor_secret=_env("BILLOW_CURSOR_SECRET", "local-development-cursor-secret").encode(),
+        stage=_env("BILLOW_STAGE", "local"),
+        max_body_bytes=int(_env("BILLOW_MAX_BODY_BYTES", str(256 * 1024))),
+        api_key_cache_seconds=float(_env("BILLOW_API_KEY_CACHE_SECONDS", "60")),
+        enable_swagger=_env("BILLOW_ENABLE_SWAGGER", "false").lower() == "true",
+        outbox_sweep_min_age_seconds=float(_env("BILLOW_OUTBOX_SWEEP_MIN_AGE_SECONDS", "30")),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local stack change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,80 @@
+"""In-process AWS (moto) with Billow's tables, for integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from billow.adapters.aws import reset_clients
+from billow.api.auth import key_cache
+from billow.api.container import use_container
+from billow.local.dynamodb_serial import serialise_moto_dynamodb
+from billow.settings import reset_settings
+
+TABLE = "billow-test"
+IDEMPOTENCY_TABLE = "billow-test-idempotency"
+
+ENV = {
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "BILLOW_TABLE": TABLE,
+    "BILLOW_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+    "BILLOW_EVENT_BUS": "billow-test",
+    "BILLOW_CURSOR_SECRET": "test-cursor-secret",
+    "POWERTOOLS_METRICS_NAMESPACE": "Billow",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def create_tables() -> None:
+    client = boto3.client("dynamodb")
+    index: Any = lambda name: {  # noqa: E731
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": f"{name}pk", "KeyType": "HASH"},
+            {"AttributeName": f"{name}sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    client.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[index("gsi1"), index("gsi2")],
+    )
+    client.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+
+
+def reset_process_state() -> None:
+    reset_settings()
+    reset_clients()
+    use_container(None)
+    key_cache.clear()
+
+
+@contextmanager
+def local_aws(monkeypatch: Any) -> Iterator[None]:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_process_state()
+    serialise_moto_dynamodb()
+    with mock_aws():
+        create_tables()
+        yield
+    reset_process_state()
