@@ -6,7 +6,7 @@ TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck template build unit integration e2e bench clean
+.PHONY: run test lint typecheck template build unit integration e2e bench cli clean
 
 $(VENV)/.stamp: requirements/runtime.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ e2e: $(VENV)/.stamp
 ## Benchmarks: print their figures as JSON (not part of `make test`).
 bench: $(VENV)/.stamp
 	PYTHONPATH=shared $(PY) tests/performance/run_all.py
+
+## The operator CLI against the running local stack: make cli ARGS="tenants create --name X"
+cli: $(VENV)/.stamp
+	PYTHONPATH=shared $(PY) -m billow $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .billow .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """The outbox relay: moves committed events to the EventBridge bus.
 
 Two triggers, one code path: the table's stream (new event items, within seconds) and a
-schedule that sweeps up whatever the stream path missed (in the local stack, the only path).
+schedule that sweeps up whatever the stream path missed. The local stack runs both.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records")
     if records is None:
         result = relay.sweep()
-        logger.info("outbox sweep", extra={"published": result.published, "failed": len(result.failed)})
+        if result.published or result.failed:
+            logger.info("outbox sweep", extra={"published": result.published, "failed": len(result.failed)})
         return {"published": result.published, "failed": result.failed}
     items, sequence_numbers = [], {}
     for record in records:

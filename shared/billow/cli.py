@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _target(args)
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from billow.api.container import container
     from billow.api.routers.api_keys import api_key_to_dict
     from billow.domain.errors import BillowError
@@ -95,4 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except BillowError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: could not reach the Billow table ({error}); is `make run` running?", file=sys.stderr)
+        return 2
     return 0

@@ -24,6 +24,7 @@ class Settings:
     api_key_cache_seconds: float
     enable_swagger: bool
     outbox_sweep_min_age_seconds: float
+    emit_metrics: bool
 
 
 def _env(name: str, default: str) -> str:
@@ -44,6 +45,8 @@ def get_settings() -> Settings:
         api_key_cache_seconds=float(_env("BILLOW_API_KEY_CACHE_SECONDS", "60")),
         enable_swagger=_env("BILLOW_ENABLE_SWAGGER", "false").lower() == "true",
         outbox_sweep_min_age_seconds=float(_env("BILLOW_OUTBOX_SWEEP_MIN_AGE_SECONDS", "30")),
+        # Powertools prints a full metric set to stdout even when "disabled": we add none then.
+        emit_metrics=_env("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true",
     )
 
 

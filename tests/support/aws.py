@@ -12,6 +12,7 @@ from moto import mock_aws
 from billow.adapters.aws import reset_clients
 from billow.api.auth import key_cache
 from billow.api.container import use_container
+from billow.api.idempotency import reset_idempotency
 from billow.local.dynamodb_serial import serialise_moto_dynamodb
 from billow.settings import reset_settings
 
@@ -65,6 +66,7 @@ def reset_process_state() -> None:
     reset_clients()
     use_container(None)
     key_cache.clear()
+    reset_idempotency()
 
 
 @contextmanager

@@ -41,6 +41,8 @@ logger = Logger(service="billow")
 metrics = Metrics(namespace="Billow", service="billow")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Powertools' local ASGI resolver gives every request this same id; we make our own there.
+_LOCAL_RESOLVER_REQUEST_ID = "local-request-id"
 
 
 def _lower_headers(headers: dict[str, str] | None) -> dict[str, str]:
@@ -50,7 +52,9 @@ def _lower_headers(headers: dict[str, str] | None) -> dict[str, str]:
 def _request_from(app: ApiGatewayResolver) -> RequestContext:
     event = app.current_event
     request_context = event.get("requestContext") or {}
-    request_id = request_context.get("requestId") or str(uuid.uuid4())
+    request_id = request_context.get("requestId")
+    if not request_id or request_id == _LOCAL_RESOLVER_REQUEST_ID:
+        request_id = str(uuid.uuid4())
     return RequestContext(
         request_id=request_id,
         method=event.http_method.upper(),
@@ -139,10 +143,11 @@ def edge_middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) ->
         logger.remove_keys(["tenant_id", "livemode"])
     response.headers["Request-Id"] = request.request_id
     elapsed_ms = (time.perf_counter() - started) * 1000
-    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    if response.status_code >= 500:
-        metrics.add_metric(name="ApiServerErrors", unit=MetricUnit.Count, value=1)
+    if get_settings().emit_metrics:
+        metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        if response.status_code >= 500:
+            metrics.add_metric(name="ApiServerErrors", unit=MetricUnit.Count, value=1)
     logger.info(
         "request",
         extra={

@@ -120,5 +120,11 @@ def _middleware(required: bool):  # type: ignore[no-untyped-def]
     return middleware
 
 
+def reset_idempotency() -> None:
+    """Forget the persistence layer (tests and the local stack change tables and endpoints)."""
+    _persistence.cache_clear()
+    _idempotent_call.cache_clear()
+
+
 idempotency_required = _middleware(required=True)
 idempotency_optional = _middleware(required=False)

@@ -50,7 +50,9 @@ def encode_cursor(secret: bytes, scope: Scope, fingerprint: str, position: dict[
 def decode_cursor(secret: bytes, scope: Scope, fingerprint: str, cursor: str) -> dict[str, Any]:
     """The position a cursor stands for; any tampering, or reuse elsewhere, is invalid_cursor."""
     payload, _, signature = cursor.partition(".")
-    if not payload or not signature or not hmac.compare_digest(signature, _signature(secret, scope, payload)):
+    if not cursor.isascii() or not payload or not signature:
+        raise InvalidCursor(detail="the cursor is not one this API issued for this tenant")
+    if not hmac.compare_digest(signature, _signature(secret, scope, payload)):
         raise InvalidCursor(detail="the cursor is not one this API issued for this tenant")
     try:
         data = json.loads(_unb64(payload))

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from billow.domain.errors import PreconditionFailed
 
 JSON = "application/json"
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"|([0-9]{1,18})')
 
 
 def _default(value: Any) -> Any:
@@ -44,7 +44,7 @@ def parse_if_match(header: str | None) -> int | None:
     """The version an If-Match header expects, or None when there is none (or ``*``)."""
     if header is None or header.strip() == "*":
         return None
-    match = _ETAG.match(header)
+    match = _ETAG.fullmatch(header.strip())
     if not match:
         raise PreconditionFailed(detail='If-Match must be an ETag this API returned, such as "3"')
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))

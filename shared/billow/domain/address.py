@@ -7,13 +7,21 @@ from functools import lru_cache
 
 from billow.domain.errors import validation_failed
 
+# CLDR territories with two letters that are not assigned ISO 3166-1 countries: unknown region,
+# pseudo-locales, outlying Oceania, the EU, the euro area, the UN, and codes ISO only reserves
+# (Ascension, Clipperton, Sark, Diego Garcia, Ceuta and Melilla, Canaries, Tristan da Cunha).
+# XK (Kosovo) stays: it is user-assigned but what the EU and banks use.
+_NOT_COUNTRIES = frozenset(
+    {"ZZ", "XA", "XB", "QO", "EU", "EZ", "UN", "AC", "CP", "CQ", "DG", "EA", "IC", "TA"}
+)
+
 
 @lru_cache(maxsize=1)
 def _territories() -> frozenset[str]:
     from babel import Locale
 
     codes = [str(code) for code in Locale("en").territories]
-    return frozenset(code for code in codes if len(code) == 2 and code.isalpha())
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha()) - _NOT_COUNTRIES
 
 
 def parse_country(code: str, pointer: str) -> str:

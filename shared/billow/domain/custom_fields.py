@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from billow.domain.errors import FieldError, InvalidStateTransition, ValidationFailed
@@ -14,6 +14,8 @@ FieldType = Literal["text", "number", "boolean", "date", "enum", "entity_ref"]
 ENTITY_TYPES = ("customer", "subscription", "invoice", "product", "plan")
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+NUMBER_PATTERN = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,12})?")
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_TEXT_LENGTH = 2000
 
 
@@ -100,29 +102,25 @@ def _check_value(
         # Integers or decimal strings: a JSON float would already have lost digits.
         if isinstance(value, bool) or not isinstance(value, int | str):
             return None, "must be an integer or a decimal string"
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return None, f"'{value}' is not a number"
-        if not number.is_finite():
-            return None, "must be a finite number"
+        if isinstance(value, str) and not NUMBER_PATTERN.fullmatch(value):
+            return None, f"'{value}' is not a decimal string such as \"12.5\""
+        number = Decimal(value)
         if definition.min_value is not None and number < definition.min_value:
             return None, f"must be at least {definition.min_value}"
         if definition.max_value is not None and number > definition.max_value:
             return None, f"must be at most {definition.max_value}"
-        return str(number), None
+        return format(number, "f"), None  # plain notation: str() would give 1E-7
     if kind == "boolean":
         if not isinstance(value, bool):
             return None, "must be true or false"
         return value, None
     if kind == "date":
-        if not isinstance(value, str):
+        # fromisoformat alone would also take week dates such as 2026-W05-6.
+        if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
             return None, "must be a date YYYY-MM-DD"
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            return None, "must be a date YYYY-MM-DD"
-        if len(value) != 10:
             return None, "must be a date YYYY-MM-DD"
         return parsed.isoformat(), None
     if kind == "enum":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -193,11 +194,14 @@ def parse_customer_fields(raw: dict[str, Any]) -> dict[str, Any]:
     for name, value in raw.items():
         try:
             if name == "tax_ids":
-                fields[name] = tuple(
-                    parse_tax_id(entry["type"], entry["value"], f"/tax_ids/{i}")
-                    for i, entry in enumerate(value or [])
-                )
-                if len({(t.type, t.value) for t in fields[name]}) != len(fields[name]):
+                tax_ids = []
+                for i, entry in enumerate(value or []):
+                    try:
+                        tax_ids.append(parse_tax_id(entry["type"], entry["value"], f"/tax_ids/{i}"))
+                    except ValidationFailed as failure:
+                        errors.extend(failure.errors)
+                fields[name] = tuple(tax_ids)
+                if len({(t.type, t.value) for t in tax_ids}) != len(tax_ids):
                     errors.append(FieldError("/tax_ids", "the same tax id is listed twice"))
             elif name == "billing_address":
                 fields[name] = _parse_address(value) if value is not None else None
@@ -239,13 +243,31 @@ def _parse_timezone(value: str) -> str:
     return value
 
 
+_LOCALE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{4}))?(?:[-_]([a-zA-Z]{2}|[0-9]{3}))?")
+
+
 def _parse_locale(value: str) -> str:
+    """A BCP 47 language[-Script][-REGION] that CLDR knows, stored with canonical casing.
+
+    Only the subtags given are kept: babel would otherwise add likely ones (zh -> zh-Hans-CN).
+    """
     from babel import Locale, UnknownLocaleError
 
     from billow.domain.errors import validation_failed
 
+    match = _LOCALE.fullmatch(value)
+    problem = f"'{value}' is not a known locale such as en or de-DE"
+    if not match or match.group(1).lower() in ("und", "root"):
+        raise validation_failed("/locale", problem)
+    language, script, region = match.group(1).lower(), match.group(2), match.group(3)
     try:
-        Locale.parse(value, sep="-")
+        Locale(
+            language, territory=region.upper() if region else None, script=script.title() if script else None
+        )
     except (ValueError, UnknownLocaleError):
-        raise validation_failed("/locale", f"'{value}' is not a known locale such as en or de-DE") from None
-    return value
+        raise validation_failed("/locale", problem) from None
+    return "-".join(
+        part
+        for part in (language, script.title() if script else None, region.upper() if region else None)
+        if part
+    )

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import ROUND_HALF_UP, Decimal
 
+from billow.domain.currencies import MINOR_UNITS
 from billow.domain.errors import validation_failed
 
 MAX_UNIT_DECIMALS = 12
+MAX_INTEGER_DIGITS = 18  # a quadrillion in any currency is far beyond any real amount
+_DECIMAL_STRING = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
-@lru_cache(maxsize=1)
-def _active_currencies() -> frozenset[str]:
-    # babel is imported lazily: it is only needed once money is actually parsed.
-    from babel.numbers import list_currencies
-
-    return frozenset(list_currencies())
-
-
-@lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
     """Number of decimal places of the currency's minor unit (JPY 0, EUR 2, KWD 3)."""
-    from babel.numbers import get_currency_precision
-
-    return int(get_currency_precision(currency))
+    return MINOR_UNITS[currency]
 
 
 def is_currency(code: str) -> bool:
-    return len(code) == 3 and code.isupper() and code in _active_currencies()
+    return code in MINOR_UNITS
 
 
 def parse_currency(code: str, pointer: str = "/currency") -> str:
@@ -38,19 +30,22 @@ def parse_currency(code: str, pointer: str = "/currency") -> str:
 
 
 def parse_decimal(value: object, pointer: str, *, max_decimals: int = MAX_UNIT_DECIMALS) -> Decimal:
-    """Parse a money-like decimal string. JSON numbers are refused: floats lose cents."""
+    """Parse a money-like decimal string such as "29.00" or "-0.5".
+
+    JSON numbers are refused (a float has already lost cents); so are exponents, underscores,
+    non-ASCII digits and amounts of more than 18 integer digits.
+    """
     if not isinstance(value, str):
         raise validation_failed(pointer, 'must be a decimal string such as "29.00", not a JSON number')
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise validation_failed(pointer, f"'{value}' is not a decimal number") from None
-    if not amount.is_finite():
-        raise validation_failed(pointer, "must be a finite decimal number")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > max_decimals:
+    text = value.strip()
+    if not _DECIMAL_STRING.fullmatch(text):
+        raise validation_failed(pointer, f"'{value}' is not a decimal string such as \"29.00\"")
+    integer, _, fraction = text.lstrip("-").partition(".")
+    if len(integer.lstrip("0")) > MAX_INTEGER_DIGITS:
+        raise validation_failed(pointer, f"at most {MAX_INTEGER_DIGITS} digits before the decimal point")
+    if len(fraction) > max_decimals:
         raise validation_failed(pointer, f"at most {max_decimals} decimal places are allowed")
-    return amount
+    return Decimal(text)
 
 
 @dataclass(frozen=True, order=False)
@@ -69,7 +64,9 @@ class Money:
     def rounded(self) -> Money:
         """Round once, half-up, to the currency's minor unit."""
         quantum = Decimal(1).scaleb(-minor_units(self.currency))
-        return Money(self.amount.quantize(quantum, rounding=ROUND_HALF_UP), self.currency)
+        amount = self.amount.quantize(quantum, rounding=ROUND_HALF_UP)
+        # -0.004 rounds to -0.00; money has no negative zero.
+        return Money(amount if amount != 0 else abs(amount), self.currency)
 
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:

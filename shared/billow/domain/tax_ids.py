@@ -48,6 +48,8 @@ def parse_tax_id(type_: str, value: str, pointer: str) -> TaxId:
         compact = str(module.validate(value))
     except StdnumError as exc:
         raise validation_failed(f"{pointer}/value", f"invalid {type_}: {exc}") from None
+    if type_ == "eu_vat" and compact.upper().startswith("GR"):
+        compact = "EL" + compact[2:]  # Greece's VAT ids are written EL…, whatever was typed
     if country is None:
         prefix = compact[:2].upper()
         # Greece's VAT ids use EL; the country is GR. Northern Ireland traders use XI.

@@ -39,6 +39,19 @@ class CustomerFilter:
     created_after: str | None = None
     created_before: str | None = None
 
+    def matches(self, customer: dict[str, Any]) -> bool:
+        """The same rules the storage filter applies, for one customer in hand."""
+        status = customer.get("status")
+        return (
+            (status == self.status if self.status is not None else status != "archived")
+            and (self.email is None or customer.get("email") == self.email)
+            and (self.type is None or customer.get("type") == self.type)
+            and (self.currency is None or customer.get("currency") == self.currency)
+            and (self.tag is None or self.tag in (customer.get("tags") or ()))
+            and (self.created_after is None or customer["created_at"] >= self.created_after)
+            and (self.created_before is None or customer["created_at"] < self.created_before)
+        )
+
 
 class CustomerRepository(Protocol):
     def get(self, scope: Scope, customer_id: str) -> Customer | None: ...

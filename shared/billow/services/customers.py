@@ -99,7 +99,9 @@ class CustomerService:
         if external_id is not None:
             # external_id is unique: answer from its guard item instead of filtering a scan.
             found = self.customers.get_by_external_id(scope, external_id)
-            return PageResult(items=[found] if found and page.after is None else [], next_position=None)
+            if found is None or page.after is not None or not filters.matches(customer_to_dict(found)):
+                return PageResult(items=[], next_position=None)
+            return PageResult(items=[found], next_position=None)
         return self.customers.list(scope, filters, page)
 
     def _change(

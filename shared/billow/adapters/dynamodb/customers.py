@@ -71,6 +71,7 @@ class DynamoCustomerRepository:
                 names[f"#{attribute}"] = attribute
                 values[f":{attribute}"] = value
                 conditions.append(f"#{attribute} = :{attribute}")
+        user_filters = bool(conditions or filters.tag or filters.created_after or filters.created_before)
         if filters.status is None:
             # Merged customers are archived; they show up only when asked for by status.
             names["#status"] = "status"
@@ -95,7 +96,8 @@ class DynamoCustomerRepository:
             filter_expression=" AND ".join(conditions) or None,
             names=names,
             values=values,
-            page_size=max(page.limit + 1, 25),
+            # Limit applies before the filter: with a selective filter, read bigger pages.
+            page_size=100 if user_filters else page.limit + 6,
         )
         found: list[dict[str, Any]] = []
         for item in items:

@@ -1,0 +1,195 @@
+"""The embedded AWS emulator: moto's server running in a thread of this process.
+
+Public API::
+
+    DEFAULT_REGION = "eu-central-1"
+    DEFAULT_PORT = 4566                      # or $BILLOW_MOTO_PORT
+    MOTO_CONFIG: dict[str, Any]              # what is POSTed to /moto-api/config
+
+    free_port(host: str = "127.0.0.1") -> int
+    class Emulator:
+        Emulator(port: int | None = None, *, host: str = "127.0.0.1",
+                 region: str = DEFAULT_REGION, quiet: bool = True, set_environment: bool = True)
+        start() -> None    # serve, reset (if first in process), configure, set client_environment()
+        stop() -> None     # ...and put the environment back as it was
+        reset() -> None                      # forget every resource, keep the configuration
+        endpoint_url: str; port: int; host: str; region: str; running: bool
+        client_environment() -> dict[str, str]
+    class EnvironmentPatch:
+        apply(values: Mapping[str, str]) -> None   # remembers what it replaced
+        restore() -> None
+
+moto keeps its state in module globals, so every emulator in one process serves the *same*
+resources. Several may run at once (the e2e suite's stack and an integration test's stack in
+one pytest worker); only the first one started in a process resets moto's state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from collections.abc import Mapping
+from typing import Any, Final
+
+from moto.server import ThreadedMotoServer
+
+DEFAULT_REGION: Final = "eu-central-1"
+DEFAULT_PORT: Final = 4566
+# Step Functions runs the real ASL only when asked; Lambda must not try Docker (the hook in
+# lambda_hook.py runs handlers in-process instead).
+MOTO_CONFIG: Final[dict[str, Any]] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+# Any non-empty value works with moto; fixed so that nothing real can ever be used by mistake.
+FAKE_ACCESS_KEY_ID: Final = "testing"
+FAKE_SECRET_ACCESS_KEY: Final = "testing"
+
+logger = logging.getLogger(__name__)
+
+_running_lock = threading.Lock()
+_running_count = 0  # emulators alive in this process (they share moto's global state)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it: safe for parallel tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Emulator:
+    """moto in server mode on ``host:port``, configured for Billow."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        region: str = DEFAULT_REGION,
+        quiet: bool = True,
+        set_environment: bool = True,
+    ) -> None:
+        if port is None:
+            port = int(os.environ.get("BILLOW_MOTO_PORT") or DEFAULT_PORT)
+        self.host = host
+        self.region = region
+        self._requested_port = port
+        self._port = port
+        self._quiet = quiet
+        self._set_environment = set_environment
+        self._env = EnvironmentPatch()
+        self._server: ThreadedMotoServer | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        global _running_count
+        if self._server is not None:
+            return
+        self._port = self._requested_port or free_port(self.host)
+        # ThreadedMotoServer.start() waits forever if its thread cannot bind: check first.
+        if not _port_is_free(self.host, self._port):
+            raise OSError(f"port {self._port} on {self.host} is in use; set BILLOW_MOTO_PORT to another port")
+        if self._quiet:
+            # werkzeug logs every request of every boto3 call at INFO.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address=self.host, port=self._port, verbose=False)
+        server.start()
+        self._server = server
+        with _running_lock:
+            first = _running_count == 0
+            _running_count += 1
+        try:
+            if first:
+                self.reset()
+            self._post("/moto-api/config", MOTO_CONFIG)
+        except Exception:
+            self.stop()
+            raise
+        if self._set_environment:
+            # Every boto3 client created from now on, in any thread, talks to the emulator.
+            self._env.apply(self.client_environment())
+        logger.info("AWS emulator listening on %s", self.endpoint_url)
+
+    def stop(self) -> None:
+        global _running_count
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._env.restore()
+        server.stop()
+        with _running_lock:
+            _running_count -= 1
+
+    def reset(self) -> None:
+        """Delete every emulated resource (moto keeps its configuration)."""
+        self._post("/moto-api/reset", None)
+
+    def client_environment(self) -> dict[str, str]:
+        """What boto3 (and moto's Step Functions interpreter) need to talk to this emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            # The Step Functions interpreter calls back into moto on localhost:$MOTO_PORT.
+            "MOTO_PORT": str(self._port),
+        }
+
+    def _post(self, path: str, body: Any) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        request = urllib.request.Request(  # noqa: S310 - our own http:// endpoint
+            self.endpoint_url + path,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()
+
+
+class EnvironmentPatch:
+    """Sets process environment variables and puts back exactly what was there before."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def apply(self, values: Mapping[str, str]) -> None:
+        for name, value in values.items():
+            if name not in self._saved:
+                self._saved[name] = os.environ.get(name)
+            os.environ[name] = value
+
+    def restore(self) -> None:
+        for name, old in self._saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+        self._saved.clear()
