@@ -11,6 +11,8 @@ PYTEST_ARGS ?=
 $(VENV)/.stamp: requirements/runtime.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	# Make the billow package importable from the venv (python -m billow), without a build step.
+	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'billow.pth').write_text(str(pathlib.Path('shared').resolve()) + '\n')"
 	touch $@
 
 $(TOOLS)/.stamp: requirements/tools.txt

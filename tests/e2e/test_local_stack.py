@@ -21,7 +21,7 @@ def test_it_started_quickly_and_printed_how_to_use_it(stack: RunningStack) -> No
     banner = "".join(stack.output)
     assert f"{stack.base}/v1" in banner
     assert DEV_KEY in banner
-    assert stack.startup_seconds < 15, f"took {stack.startup_seconds:.1f} s"
+    # How fast it starts is a benchmark (make bench: local_stack_start), not an assertion.
 
 
 def test_customer_lifecycle_over_http(http: Http) -> None:

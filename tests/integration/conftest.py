@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,20 +8,7 @@ import pytest
 from billow.api.container import container
 from tests.support.api_client import ApiClient
 from tests.support.aws import local_aws
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_function(name: str) -> Any:
-    """Import functions/<name>/app.py under a unique module name, as Lambda would run it."""
-    spec = importlib.util.spec_from_file_location(
-        f"billow_function_{name}", ROOT / "functions" / name / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.functions import load_function
 
 
 @pytest.fixture

@@ -302,3 +302,12 @@ def test_sandbox_and_live_data_never_mix(api: ApiClient, api_handler: Any, livem
     assert live.get("/v1/customers").data == []
     created = live.post("/v1/customers", {"name": "Live one"})
     assert created.data["livemode"] is True
+
+
+def test_a_patch_that_changes_nothing_writes_nothing(api: ApiClient) -> None:
+    customer = api.post("/v1/customers", ACME).data
+    same = api.patch(f"/v1/customers/{customer['id']}", {"name": "Acme GmbH", "tags": ["enterprise", "emea"]})
+    assert same.status == 200
+    assert same.data == customer
+    assert api.patch(f"/v1/customers/{customer['id']}", {}).data["version"] == 1
+    assert events_of(customer["id"]) == [{"type": "customer.created", "sequence": 1}]

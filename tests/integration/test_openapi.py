@@ -24,3 +24,5 @@ def test_openapi_document_lists_the_customer_routes() -> None:
         assert methods <= set(paths[path]), path
     create = paths["/v1/customers"]["post"]
     assert "requestBody" in create
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert document["security"] == [{"apiKey": []}]

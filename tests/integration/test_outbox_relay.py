@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import load_function
 from tests.support.api_client import ApiClient, FakeContext
 from tests.support.aws import TABLE
+from tests.support.functions import load_function
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ percentiles."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import time
 from collections import Counter
@@ -17,24 +16,12 @@ import pytest
 from billow.adapters.aws import dynamodb_client
 from billow.api import idempotency
 from billow.api.container import container
-from tests.performance.registry import ROOT
 from tests.support.api_client import ApiClient
 from tests.support.aws import local_aws
+from tests.support.functions import load_function
 
 READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
-
-
-def load_function(name: str) -> Any:
-    """Import functions/<name>/app.py by file path, as Lambda (and tests/integration) do."""
-    spec = importlib.util.spec_from_file_location(
-        f"billow_function_{name}", ROOT / "functions" / name / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass

@@ -3,15 +3,21 @@ Powertools' ASGI resolver in the local stack."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from billow.api.edge import edge_middleware, register_exception_handlers
 from billow.api.routers import api_keys, custom_fields, customers
 from billow.settings import get_settings
 
 R = TypeVar("R", bound=ApiGatewayResolver)
+
+_SECURITY_SCHEMES: dict[str, Any] = {
+    "apiKey": HTTPBearer(description="An API key: bk_test_… (sandbox) or bk_live_… (live)")
+}
+_SECURITY: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 API_TITLE = "Billow API"
 API_VERSION = "1.0.0"
@@ -23,9 +29,21 @@ def build_api(resolver: R) -> R:
     for module in (customers, custom_fields, api_keys):
         resolver.include_router(module.router, prefix="/v1")
     if get_settings().enable_swagger:
-        resolver.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)
+        resolver.enable_swagger(
+            path="/swagger",
+            title=API_TITLE,
+            version=API_VERSION,
+            security_schemes=_SECURITY_SCHEMES,
+            security=_SECURITY,
+        )
     return resolver
 
 
 def openapi_json(resolver: ApiGatewayResolver) -> str:
-    return resolver.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, openapi_version="3.1.0")
+    return resolver.get_openapi_json_schema(
+        title=API_TITLE,
+        version=API_VERSION,
+        openapi_version="3.1.0",
+        security_schemes=_SECURITY_SCHEMES,
+        security=_SECURITY,
+    )

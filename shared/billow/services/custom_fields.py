@@ -12,6 +12,7 @@ from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import CustomFieldRepository
+from billow.services.concurrency import require_version
 
 # Only what does not change the meaning of stored values may be edited after creation.
 EDITABLE = frozenset({"name", "description", "required", "options"})
@@ -61,10 +62,7 @@ class CustomFieldService:
         self, scope: Scope, field_id: str, raw: dict[str, Any], if_match: int | None
     ) -> CustomFieldDefinition:
         before = self.get(scope, field_id)
-        if if_match is not None and if_match != before.version:
-            raise PreconditionFailed(
-                detail=f"If-Match version {if_match} does not match the current version {before.version}"
-            )
+        require_version(if_match, before.version)
         changes = {k: v for k, v in raw.items() if k in EDITABLE}
         if "options" in changes:
             changes["options"] = tuple(changes["options"] or ())

@@ -27,10 +27,17 @@ from billow.ports.repositories import (
     Page,
     PageResult,
 )
+from billow.services.concurrency import require_version
 from billow.services.events import envelope
 
 # How often a change without If-Match is re-applied on a fresh read after losing a race.
 MAX_ATTEMPTS = 8
+_BOOKKEEPING = ("updated_at", "version")
+
+
+def _same_content(before: Customer, after: Customer) -> bool:
+    old, new = customer_to_dict(before), customer_to_dict(after)
+    return all(old[k] == new[k] for k in old if k not in _BOOKKEEPING)
 
 
 @dataclass
@@ -115,12 +122,11 @@ class CustomerService:
         """Read, decide, write under the read version; without If-Match, retry lost races."""
         for _ in range(MAX_ATTEMPTS):
             before = self.get(scope, customer_id)
-            if if_match is not None and before.version != if_match:
-                raise PreconditionFailed(
-                    detail=f"If-Match version {if_match} does not match the current version {before.version}"
-                )
+            require_version(if_match, before.version)
             now = self._now()
             after = decide(before, now)
+            if _same_content(before, after):
+                return before  # nothing changed: no write, no version, no event (as Stripe)
             try:
                 self.customers.update(scope, before, after, [self._event(scope, event_type, after, now)])
             except ConcurrentModification:
@@ -181,10 +187,7 @@ class CustomerService:
     def merge(self, scope: Scope, target_id: str, source_id: str, if_match: int | None) -> Customer:
         for _ in range(MAX_ATTEMPTS):
             target = self.get(scope, target_id)
-            if if_match is not None and target.version != if_match:
-                raise PreconditionFailed(
-                    detail=f"If-Match version {if_match} does not match the current version {target.version}"
-                )
+            require_version(if_match, target.version)
             source = self.customers.get(scope, source_id)
             if source is None:
                 raise ValidationFailed(
