@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -381,3 +382,34 @@ def test_unexpected_exception_is_500_without_internals(
     assert_problem(response, 500, "internal_error")
     assert "secret internal detail" not in response.body
     assert response.header("Request-Id")
+
+
+# --- observability ----------------------------------------------------------------------
+
+
+def test_each_request_logs_one_json_line_with_its_request_id(api: ApiClient) -> None:
+    import io
+
+    from billow.api.edge import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    level = logger.log_level
+    logger.setLevel("INFO")
+    previous = handler.setStream(buffer)
+    try:
+        response = api.post("/v1/customers", {"name": "Logged"})
+    finally:
+        handler.setStream(previous)
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    requests = [line for line in lines if line.get("message") == "request"]
+    assert len(requests) == 1
+    entry = requests[0]
+    assert entry["request_id"] == response.header("Request-Id")
+    assert entry["status"] == 201
+    assert entry["path"] == "/v1/customers"
+    assert entry["tenant_id"]
+    assert entry["livemode"] is False
+    assert api.api_key not in buffer.getvalue()

@@ -101,7 +101,7 @@ def _check_body(request: RequestContext) -> None:
 def _authenticated(request: RequestContext) -> RequestContext:
     key = authenticate(request.header("authorization"), container().tenancy)
     scope = key.scope
-    logger.append_keys(tenant_id=scope.tenant_id, livemode=scope.livemode)
+    logger.thread_safe_append_keys(tenant_id=scope.tenant_id, livemode=scope.livemode)
     return RequestContext(**{**request.__dict__, "scope": scope})
 
 
@@ -129,7 +129,8 @@ def error_response(error: Exception, request: RequestContext | None) -> Response
 def edge_middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
     started = time.perf_counter()
     request = _request_from(app)
-    logger.append_keys(request_id=request.request_id)
+    # Thread-local keys: the local server runs requests side by side in one process.
+    logger.thread_safe_append_keys(request_id=request.request_id)
     token = set_request(request)
     try:
         request = _authenticated(request)
@@ -140,7 +141,6 @@ def edge_middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) ->
         response = error_response(error, request)
     finally:
         reset_request(token)
-        logger.remove_keys(["tenant_id", "livemode"])
     response.headers["Request-Id"] = request.request_id
     elapsed_ms = (time.perf_counter() - started) * 1000
     if get_settings().emit_metrics:
@@ -157,6 +157,7 @@ def edge_middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) ->
             "ms": round(elapsed_ms, 1),
         },
     )
+    logger.thread_safe_remove_keys(["request_id", "tenant_id", "livemode"])
     return response
 
 
