@@ -52,7 +52,7 @@ e2e: $(VENV)/.stamp
 
 ## Benchmarks: print their figures as JSON (not part of `make test`).
 bench: $(VENV)/.stamp
-	PYTHONPATH=shared $(PY) tests/performance/run_all.py
+	@PYTHONPATH=shared $(PY) tests/performance/run_all.py
 
 ## The operator CLI against the running local stack: make cli ARGS="tenants create --name X"
 cli: $(VENV)/.stamp
