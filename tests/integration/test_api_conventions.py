@@ -413,3 +413,12 @@ def test_each_request_logs_one_json_line_with_its_request_id(api: ApiClient) -> 
     assert entry["tenant_id"]
     assert entry["livemode"] is False
     assert api.api_key not in buffer.getvalue()
+
+
+def test_a_named_stage_prefix_is_not_part_of_the_route(api: ApiClient) -> None:
+    from tests.support.api_client import FakeContext, http_event
+
+    event = http_event("GET", "/dev/v1/customers", headers={"authorization": f"Bearer {api.api_key}"})
+    event["requestContext"]["stage"] = "dev"
+    response = api.handler(event, FakeContext())
+    assert response["statusCode"] == 200, response["body"]

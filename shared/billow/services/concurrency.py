@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from billow.domain.errors import PreconditionFailed
+from collections.abc import Callable
+
+from billow.domain.errors import ConcurrentModification, PreconditionFailed
 
 
 def require_version(if_match: int | None, current: int) -> None:
@@ -11,3 +13,15 @@ def require_version(if_match: int | None, current: int) -> None:
         raise PreconditionFailed(
             detail=f"If-Match version {if_match} does not match the current version {current}"
         )
+
+
+def committed(if_match: int | None, write: Callable[[], None]) -> bool:
+    """Run a conditional write. False when it lost a race and the caller should re-read and
+    re-apply its change; with If-Match, losing a race is the client's 412 instead."""
+    try:
+        write()
+    except ConcurrentModification:
+        if if_match is not None:
+            raise PreconditionFailed(detail="the object changed since the version in If-Match") from None
+        return False
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from billow.domain.custom_fields import EntityRef, validate_values
@@ -13,7 +14,6 @@ from billow.domain.errors import (
     Conflict,
     FieldError,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
 )
 from billow.domain.events import DomainEvent
@@ -27,7 +27,7 @@ from billow.ports.repositories import (
     Page,
     PageResult,
 )
-from billow.services.concurrency import require_version
+from billow.services.concurrency import committed, require_version
 from billow.services.events import envelope
 
 # How often a change without If-Match is re-applied on a fresh read after losing a race.
@@ -127,15 +127,9 @@ class CustomerService:
             after = decide(before, now)
             if _same_content(before, after):
                 return before  # nothing changed: no write, no version, no event (as Stripe)
-            try:
-                self.customers.update(scope, before, after, [self._event(scope, event_type, after, now)])
-            except ConcurrentModification:
-                if if_match is not None:
-                    raise PreconditionFailed(
-                        detail="the customer changed since the version in If-Match"
-                    ) from None
-                continue
-            return after
+            events = [self._event(scope, event_type, after, now)]
+            if committed(if_match, partial(self.customers.update, scope, before, after, events)):
+                return after
         raise ConcurrentModification(detail="the customer is being changed by many requests at once; retry")
 
     def update(self, scope: Scope, customer_id: str, raw: dict[str, Any], if_match: int | None) -> Customer:
@@ -211,13 +205,7 @@ class CustomerService:
                 ),
                 self._event(scope, "customer.updated", archived, now),
             ]
-            try:
-                self.customers.update_many(scope, [(target, merged), (source, archived)], events)
-            except ConcurrentModification:
-                if if_match is not None:
-                    raise PreconditionFailed(
-                        detail="the customer changed since the version in If-Match"
-                    ) from None
-                continue
-            return merged
+            changes = [(target, merged), (source, archived)]
+            if committed(if_match, partial(self.customers.update_many, scope, changes, events)):
+                return merged
         raise ConcurrentModification(detail="the customers are being changed concurrently; retry")
