@@ -11,6 +11,7 @@ from functools import cached_property
 from billow.adapters.aws import dynamodb_client
 from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
 from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+from billow.adapters.dynamodb.products import DynamoProductRepository
 from billow.adapters.dynamodb.table import DynamoTable
 from billow.adapters.dynamodb.tenancy import DynamoApiKeyRepository, DynamoTenantRepository
 from billow.adapters.system import SystemClock, new_id
@@ -18,6 +19,7 @@ from billow.ports.clock import Clock
 from billow.ports.ids import IdGenerator
 from billow.services.custom_fields import CustomFieldService
 from billow.services.customers import CustomerService
+from billow.services.products import ProductService
 from billow.services.tenancy import TenancyService
 from billow.settings import get_settings
 
@@ -40,6 +42,10 @@ class Container:
         return CustomerService(
             DynamoCustomerRepository(self.table), self.customer_fields, self.clock, self.new_id
         )
+
+    @cached_property
+    def products(self) -> ProductService:
+        return ProductService(DynamoProductRepository(self.table), self.clock, self.new_id)
 
     @cached_property
     def custom_fields(self) -> CustomFieldService:

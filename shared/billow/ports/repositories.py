@@ -9,6 +9,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from billow.domain.custom_fields import CustomFieldDefinition
 from billow.domain.customer import Customer
 from billow.domain.events import EventEnvelope
+from billow.domain.product import Product
 from billow.domain.tenancy import ApiKey, Scope, Tenant
 
 
@@ -81,6 +82,34 @@ class CustomerRepository(Protocol):
         self, scope: Scope, changes: Sequence[tuple[Customer, Customer]], events: Sequence[EventEnvelope]
     ) -> None:
         """Several customers at once, all or nothing (merge)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    type: str | None = None
+    status: str | None = None
+
+    def matches(self, product: dict[str, Any]) -> bool:
+        return (self.type is None or product["type"] == self.type) and (
+            self.status is None or product["status"] == self.status
+        )
+
+
+class ProductRepository(Protocol):
+    def get(self, scope: Scope, product_id: str) -> Product | None: ...
+
+    def get_by_external_id(self, scope: Scope, external_id: str) -> Product | None: ...
+
+    def list(self, scope: Scope, filters: ProductFilter, page: Page) -> PageResult[Product]: ...
+
+    def save(
+        self, scope: Scope, before: Product | None, after: Product, events: Sequence[EventEnvelope]
+    ) -> None:
+        """Insert (before None) or replace under before's version, with the events, at once.
+
+        Raises ConcurrentModification on a lost race, Conflict when the external_id is taken.
+        """
         ...
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from billow.domain.errors import ConcurrentModification, PreconditionFailed
 
@@ -25,3 +27,30 @@ def committed(if_match: int | None, write: Callable[[], None]) -> bool:
             raise PreconditionFailed(detail="the object changed since the version in If-Match") from None
         return False
     return True
+
+
+T = TypeVar("T")
+# How often a change without If-Match is re-applied on a fresh read after losing a race.
+MAX_ATTEMPTS = 8
+
+
+def read_decide_write(
+    read: Callable[[], T],
+    decide: Callable[[T], T | None],
+    write: Callable[[T, T], None],
+    *,
+    if_match: int | None,
+    version_of: Callable[[T], int],
+    what: str,
+) -> T:
+    """The one way a versioned object changes: read it, check If-Match, decide the new state
+    (None: nothing changes, nothing is written), write it under the read version."""
+    for _ in range(MAX_ATTEMPTS):
+        before = read()
+        require_version(if_match, version_of(before))
+        after = decide(before)
+        if after is None:
+            return before
+        if committed(if_match, partial(write, before, after)):
+            return after
+    raise ConcurrentModification(detail=f"the {what} is being changed by many requests at once; retry")

@@ -27,11 +27,9 @@ from billow.ports.repositories import (
     Page,
     PageResult,
 )
-from billow.services.concurrency import committed, require_version
+from billow.services.concurrency import MAX_ATTEMPTS, committed, read_decide_write, require_version
 from billow.services.events import envelope
 
-# How often a change without If-Match is re-applied on a fresh read after losing a race.
-MAX_ATTEMPTS = 8
 _BOOKKEEPING = ("updated_at", "version")
 
 
@@ -119,18 +117,23 @@ class CustomerService:
         decide: Callable[[Customer, str], Customer],
         event_type: str = "customer.updated",
     ) -> Customer:
-        """Read, decide, write under the read version; without If-Match, retry lost races."""
-        for _ in range(MAX_ATTEMPTS):
-            before = self.get(scope, customer_id)
-            require_version(if_match, before.version)
-            now = self._now()
-            after = decide(before, now)
-            if _same_content(before, after):
-                return before  # nothing changed: no write, no version, no event (as Stripe)
-            events = [self._event(scope, event_type, after, now)]
-            if committed(if_match, partial(self.customers.update, scope, before, after, events)):
-                return after
-        raise ConcurrentModification(detail="the customer is being changed by many requests at once; retry")
+        def decide_now(before: Customer) -> Customer | None:
+            after = decide(before, self._now())
+            # Nothing changed: no write, no new version, no event (as Stripe).
+            return None if _same_content(before, after) else after
+
+        def write(before: Customer, after: Customer) -> None:
+            events = [self._event(scope, event_type, after, after.updated_at)]
+            self.customers.update(scope, before, after, events)
+
+        return read_decide_write(
+            partial(self.get, scope, customer_id),
+            decide_now,
+            write,
+            if_match=if_match,
+            version_of=lambda customer: customer.version,
+            what="customer",
+        )
 
     def update(self, scope: Scope, customer_id: str, raw: dict[str, Any], if_match: int | None) -> Customer:
         fields = parse_customer_fields(raw)

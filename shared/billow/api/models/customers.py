@@ -76,8 +76,3 @@ class CustomerMerge(StrictModel):
 NOT_NULLABLE = frozenset(
     {"name", "type", "locale", "billing_model", "tags", "metadata", "custom_fields", "tax_ids"}
 )
-
-
-def changes_of(model: _CustomerFields) -> dict[str, Any]:
-    """The fields the client actually sent, as plain data; nulls kept to clear fields."""
-    return model.model_dump(exclude_unset=True)

@@ -16,13 +16,12 @@ from billow.api.models.customers import (
     CustomerMerge,
     CustomerUpdate,
     CustomerUpsert,
-    changes_of,
 )
 from billow.api.request import current_request
-from billow.api.responses import listing, parse_if_match, single
+from billow.api.responses import listing, single
+from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
 from billow.domain.customer import customer_to_dict
-from billow.domain.errors import FieldError, ValidationFailed
 from billow.ports.repositories import CustomerFilter
 
 router = Router()
@@ -30,24 +29,9 @@ TAGS = ["Customers"]
 CustomerId = Annotated[str, Path(description="The customer's id", max_length=64)]
 
 
-def _if_match() -> int | None:
-    return parse_if_match(current_request().header("if-match"))
-
-
-def _reject_nulls(changes: dict[str, object]) -> None:
-    errors = [
-        FieldError(f"/{name}", "cannot be null")
-        for name in NOT_NULLABLE
-        if name in changes and changes[name] is None
-    ]
-    if errors:
-        raise ValidationFailed(detail="some fields cannot be cleared", errors=errors)
-
-
 @router.post("/customers", middlewares=[idempotency_required], tags=TAGS, summary="Create a customer")
 def create_customer(customer: Annotated[CustomerCreate, Body(embed=False)]) -> Response[str]:
-    changes = changes_of(customer)
-    _reject_nulls(changes)
+    changes = sent_fields(customer, NOT_NULLABLE)
     created = container().customers.create(current_request().require_scope(), changes)
     return single(customer_to_dict(created), status=201, headers={"Location": f"/v1/customers/{created.id}"})
 
@@ -90,10 +74,9 @@ def get_customer(customer_id: CustomerId) -> Response[str]:
 def update_customer(
     customer_id: CustomerId, customer: Annotated[CustomerUpdate, Body(embed=False)]
 ) -> Response[str]:
-    changes = changes_of(customer)
-    _reject_nulls(changes)
+    changes = sent_fields(customer, NOT_NULLABLE)
     updated = container().customers.update(
-        current_request().require_scope(), customer_id, changes, _if_match()
+        current_request().require_scope(), customer_id, changes, if_match()
     )
     return single(customer_to_dict(updated))
 
@@ -109,8 +92,7 @@ def upsert_customer(
     external_id: Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._:@+=-]+$")],
     customer: Annotated[CustomerUpsert, Body(embed=False)],
 ) -> Response[str]:
-    changes = changes_of(customer)
-    _reject_nulls(changes)
+    changes = sent_fields(customer, NOT_NULLABLE)
     result, created = container().customers.upsert_by_external_id(
         current_request().require_scope(), external_id, changes
     )
@@ -123,7 +105,7 @@ def upsert_customer(
 def disable_customer(customer_id: CustomerId) -> Response[str]:
     return single(
         customer_to_dict(
-            container().customers.disable(current_request().require_scope(), customer_id, _if_match())
+            container().customers.disable(current_request().require_scope(), customer_id, if_match())
         )
     )
 
@@ -134,7 +116,7 @@ def disable_customer(customer_id: CustomerId) -> Response[str]:
 def enable_customer(customer_id: CustomerId) -> Response[str]:
     return single(
         customer_to_dict(
-            container().customers.enable(current_request().require_scope(), customer_id, _if_match())
+            container().customers.enable(current_request().require_scope(), customer_id, if_match())
         )
     )
 
@@ -149,6 +131,6 @@ def merge_customer(
     customer_id: CustomerId, merge: Annotated[CustomerMerge, Body(embed=False)]
 ) -> Response[str]:
     merged = container().customers.merge(
-        current_request().require_scope(), customer_id, merge.from_customer_id, _if_match()
+        current_request().require_scope(), customer_id, merge.from_customer_id, if_match()
     )
     return single(customer_to_dict(merged))
