@@ -9,6 +9,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from billow.domain.custom_fields import CustomFieldDefinition
 from billow.domain.customer import Customer
 from billow.domain.events import EventEnvelope
+from billow.domain.price import Price
 from billow.domain.product import Product
 from billow.domain.tenancy import ApiKey, Scope, Tenant
 
@@ -111,6 +112,24 @@ class ProductRepository(Protocol):
         Raises ConcurrentModification on a lost race, Conflict when the external_id is taken.
         """
         ...
+
+
+@dataclass(frozen=True)
+class PriceFilter:
+    product_id: str | None = None
+    currency: str | None = None
+    model: str | None = None
+    status: str | None = None
+
+
+class PriceRepository(Protocol):
+    def get(self, scope: Scope, price_id: str) -> Price | None: ...
+
+    def list(self, scope: Scope, filters: PriceFilter, page: Page) -> PageResult[Price]: ...
+
+    def save(
+        self, scope: Scope, before: Price | None, after: Price, events: Sequence[EventEnvelope]
+    ) -> None: ...
 
 
 class CustomFieldRepository(Protocol):

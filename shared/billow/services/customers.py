@@ -17,6 +17,7 @@ from billow.domain.errors import (
     ValidationFailed,
 )
 from billow.domain.events import DomainEvent
+from billow.domain.metadata import merge_metadata
 from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
@@ -145,9 +146,7 @@ class CustomerService:
                     scope, before.custom_fields, raw["custom_fields"] or {}, creating=False
                 )
             if "metadata" in raw:
-                # Metadata merges key by key like Stripe's: an empty string removes a key.
-                merged = {**before.metadata, **changes["metadata"]}
-                changes["metadata"] = {k: v for k, v in merged.items() if v != ""}
+                changes["metadata"] = merge_metadata(before.metadata, changes["metadata"])
             return before.with_changes(changes, now)
 
         return self._change(scope, customer_id, if_match, decide)

@@ -9,6 +9,7 @@ from typing import Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed
 from billow.domain.events import DomainEvent, EventEnvelope
+from billow.domain.metadata import merge_metadata
 from billow.domain.product import Product, check_product_fields, product_to_dict
 from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
@@ -93,8 +94,7 @@ class ProductService:
         def decide(before: Product) -> Product | None:
             applied = dict(changes)
             if "metadata" in applied:
-                merged = {**before.metadata, **applied["metadata"]}
-                applied["metadata"] = {k: v for k, v in merged.items() if v != ""}
+                applied["metadata"] = merge_metadata(before.metadata, applied["metadata"])
             after = before.with_changes(applied, rfc3339(self.clock.now()))
             unchanged = product_to_dict(after) | {"version": before.version, "updated_at": before.updated_at}
             return None if unchanged == product_to_dict(before) else after
