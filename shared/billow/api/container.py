@@ -11,6 +11,7 @@ from functools import cached_property
 from billow.adapters.aws import dynamodb_client
 from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
 from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+from billow.adapters.dynamodb.plans import DynamoPlanRepository
 from billow.adapters.dynamodb.prices import DynamoPriceRepository
 from billow.adapters.dynamodb.products import DynamoProductRepository
 from billow.adapters.dynamodb.table import DynamoTable
@@ -20,6 +21,7 @@ from billow.ports.clock import Clock
 from billow.ports.ids import IdGenerator
 from billow.services.custom_fields import CustomFieldService
 from billow.services.customers import CustomerService
+from billow.services.plans import PlanService
 from billow.services.prices import PriceService
 from billow.services.products import ProductService
 from billow.services.tenancy import TenancyService
@@ -53,6 +55,16 @@ class Container:
     def prices(self) -> PriceService:
         return PriceService(
             DynamoPriceRepository(self.table), DynamoProductRepository(self.table), self.clock, self.new_id
+        )
+
+    @cached_property
+    def plans(self) -> PlanService:
+        return PlanService(
+            DynamoPlanRepository(self.table),
+            DynamoPriceRepository(self.table),
+            DynamoProductRepository(self.table),
+            self.clock,
+            self.new_id,
         )
 
     @cached_property

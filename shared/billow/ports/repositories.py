@@ -9,6 +9,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from billow.domain.custom_fields import CustomFieldDefinition
 from billow.domain.customer import Customer
 from billow.domain.events import EventEnvelope
+from billow.domain.plan import Plan
 from billow.domain.price import Price
 from billow.domain.product import Product
 from billow.domain.tenancy import ApiKey, Scope, Tenant
@@ -129,6 +130,16 @@ class PriceRepository(Protocol):
 
     def save(
         self, scope: Scope, before: Price | None, after: Price, events: Sequence[EventEnvelope]
+    ) -> None: ...
+
+
+class PlanRepository(Protocol):
+    def get(self, scope: Scope, plan_id: str) -> Plan | None: ...
+
+    def list(self, scope: Scope, status: str | None, page: Page) -> PageResult[Plan]: ...
+
+    def save(
+        self, scope: Scope, before: Plan | None, after: Plan, events: Sequence[EventEnvelope]
     ) -> None: ...
 
 
