@@ -12,6 +12,7 @@ from billow.adapters.aws import dynamodb_client
 from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
 from billow.adapters.dynamodb.customers import DynamoCustomerRepository
 from billow.adapters.dynamodb.plans import DynamoPlanRepository
+from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
 from billow.adapters.dynamodb.prices import DynamoPriceRepository
 from billow.adapters.dynamodb.products import DynamoProductRepository
 from billow.adapters.dynamodb.table import DynamoTable
@@ -22,6 +23,7 @@ from billow.ports.ids import IdGenerator
 from billow.services.custom_fields import CustomFieldService
 from billow.services.customers import CustomerService
 from billow.services.plans import PlanService
+from billow.services.price_overrides import PriceOverrideService
 from billow.services.prices import PriceService
 from billow.services.products import ProductService
 from billow.services.tenancy import TenancyService
@@ -62,6 +64,18 @@ class Container:
         return PlanService(
             DynamoPlanRepository(self.table),
             DynamoPriceRepository(self.table),
+            DynamoProductRepository(self.table),
+            self.clock,
+            self.new_id,
+            overrides=DynamoPriceOverrideRepository(self.table),
+            customers=DynamoCustomerRepository(self.table),
+        )
+
+    @cached_property
+    def price_overrides(self) -> PriceOverrideService:
+        return PriceOverrideService(
+            DynamoPriceOverrideRepository(self.table),
+            DynamoCustomerRepository(self.table),
             DynamoProductRepository(self.table),
             self.clock,
             self.new_id,

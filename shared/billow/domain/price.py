@@ -115,13 +115,14 @@ def price_to_dict(price: Price) -> dict[str, Any]:
     }
 
 
-def _integers(value: Any) -> Any:
+def integers_from_storage(value: Any) -> Any:
+    """Storage hands integers back as Decimal; terms want JSON's integers (package_size, …)."""
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)
     if isinstance(value, list):
-        return [_integers(item) for item in value]
+        return [integers_from_storage(item) for item in value]
     if isinstance(value, dict):
-        return {key: _integers(item) for key, item in value.items()}
+        return {key: integers_from_storage(item) for key, item in value.items()}
     return value
 
 
@@ -129,8 +130,7 @@ def price_from_dict(data: Mapping[str, Any]) -> Price:
     from billow.domain.pricing import MODEL_FIELDS, PriceTerms
 
     model = data["model"]
-    # Storage hands integers back as Decimal; terms want JSON's integers (package_size, …).
-    fields = {k: _integers(data[k]) for k in MODEL_FIELDS[model] if k in data}
+    fields = {k: integers_from_storage(data[k]) for k in MODEL_FIELDS[model] if k in data}
     terms = PriceTerms.from_dict({"model": model, **fields})
     return Price(
         id=data["id"],

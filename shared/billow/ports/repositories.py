@@ -11,6 +11,7 @@ from billow.domain.customer import Customer
 from billow.domain.events import EventEnvelope
 from billow.domain.plan import Plan
 from billow.domain.price import Price
+from billow.domain.price_override import PriceOverride
 from billow.domain.product import Product
 from billow.domain.tenancy import ApiKey, Scope, Tenant
 
@@ -141,6 +142,28 @@ class PlanRepository(Protocol):
     def save(
         self, scope: Scope, before: Plan | None, after: Plan, events: Sequence[EventEnvelope]
     ) -> None: ...
+
+
+class PriceOverrideRepository(Protocol):
+    def get(self, scope: Scope, override_id: str) -> PriceOverride | None: ...
+
+    def active_for(
+        self, scope: Scope, customer_id: str, product_id: str, currency: str
+    ) -> PriceOverride | None: ...
+
+    def list(
+        self, scope: Scope, customer_id: str | None, product_id: str | None, status: str | None, page: Page
+    ) -> PageResult[PriceOverride]: ...
+
+    def save(
+        self,
+        scope: Scope,
+        before: PriceOverride | None,
+        after: PriceOverride,
+        events: Sequence[EventEnvelope],
+    ) -> None:
+        """Raises Conflict when another override is active for the same customer, product and currency."""
+        ...
 
 
 class CustomFieldRepository(Protocol):

@@ -19,7 +19,15 @@ from billow.domain.product import Product, missing_requirements
 from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
-from billow.ports.repositories import Page, PageResult, PlanRepository, PriceRepository, ProductRepository
+from billow.ports.repositories import (
+    CustomerRepository,
+    Page,
+    PageResult,
+    PlanRepository,
+    PriceOverrideRepository,
+    PriceRepository,
+    ProductRepository,
+)
 from billow.services.concurrency import read_decide_write
 from billow.services.events import envelope
 
@@ -31,6 +39,9 @@ class PlanService:
     products: ProductRepository
     clock: Clock
     new_id: IdGenerator
+    # For previews priced for one customer (their overrides replace the plan's prices).
+    overrides: PriceOverrideRepository | None = None
+    customers: CustomerRepository | None = None
 
     def _now(self) -> str:
         return rfc3339(self.clock.now())
@@ -231,6 +242,11 @@ class PlanService:
             for key in quantities
             if version.component(key) is None
         ]
+        customer_id = raw.get("customer_id")
+        if customer_id is not None and (
+            self.customers is None or self.customers.get(scope, customer_id) is None
+        ):
+            errors.append(FieldError("/customer_id", f"no customer with id {customer_id}"))
         if errors:
             raise ValidationFailed(detail="the preview request is invalid", errors=errors)
         lines = []
@@ -246,7 +262,14 @@ class PlanService:
             default = "0" if product.type == "usage" else "1"
             quantity = parse_decimal(given if given is not None else default, pointer)
             billable = max(Decimal(0), quantity - component.included_quantity)
-            computation = compute_price(price.terms, price.currency, billable)
+            terms, override_id = price.terms, None
+            if customer_id is not None and self.overrides is not None:
+                override = self.overrides.active_for(
+                    scope, customer_id, component.product_id, version.currency
+                )
+                if override is not None:
+                    terms, override_id = override.terms, override.id
+            computation = compute_price(terms, price.currency, billable)
             total = total + computation.total
             lines.append(
                 {
@@ -258,6 +281,7 @@ class PlanService:
                     "included_quantity": str(component.included_quantity),
                     "billable_quantity": str(billable),
                     "billing_timing": price.billing_timing,
+                    "price_override_id": override_id,
                     "amount": computation.total.as_dict(),
                     "breakdown": [line.to_dict() for line in computation.breakdown],
                 }
@@ -266,6 +290,7 @@ class PlanService:
             "object": "plan_preview",
             "plan_id": plan.id,
             "version": version.number,
+            "customer_id": customer_id,
             "currency": version.currency,
             "interval": version.interval,
             "interval_count": version.interval_count,

@@ -18,6 +18,7 @@ from billow.domain.price import Price, parse_effective_from, price_to_dict
 from billow.domain.pricing import (
     MODEL_FIELDS,
     PriceComputation,
+    PriceTerms,
     compute_price,
     parse_price_terms,
     parse_variable_values,
@@ -140,22 +141,25 @@ class PriceService:
 
     def compute(self, scope: Scope, price_id: str, raw: dict[str, Any]) -> PriceComputation:
         price = self.get(scope, price_id)
-        quantity = parse_decimal(raw.get("quantity", "0"), "/quantity")
-        event_values: list[Decimal] = []
-        errors: list[FieldError] = []
-        for i, value in enumerate(raw.get("event_values") or []):
-            try:
-                event_values.append(parse_decimal(value, f"/event_values/{i}"))
-            except ValidationFailed as failure:
-                errors.extend(failure.errors)
-        variables = None
-        if raw.get("variables") is not None:
-            try:
-                variables = parse_variable_values(price.terms, raw["variables"])
-            except ValidationFailed as failure:
-                errors.extend(failure.errors)
-        if errors:
-            raise ValidationFailed(detail="the computation request is invalid", errors=errors)
-        return compute_price(
-            price.terms, price.currency, quantity, event_values=event_values, variables=variables
-        )
+        return compute_request(price.terms, price.currency, raw)
+
+
+def compute_request(terms: PriceTerms, currency: str, raw: dict[str, Any]) -> PriceComputation:
+    """Parse the body of a compute request ({quantity, event_values, variables}) and price it."""
+    quantity = parse_decimal(raw.get("quantity", "0"), "/quantity")
+    event_values: list[Decimal] = []
+    errors: list[FieldError] = []
+    for i, value in enumerate(raw.get("event_values") or []):
+        try:
+            event_values.append(parse_decimal(value, f"/event_values/{i}"))
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    variables = None
+    if raw.get("variables") is not None:
+        try:
+            variables = parse_variable_values(terms, raw["variables"])
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    if errors:
+        raise ValidationFailed(detail="the computation request is invalid", errors=errors)
+    return compute_price(terms, currency, quantity, event_values=event_values, variables=variables)

@@ -35,6 +35,8 @@ class EntityKind(Generic[T]):
     to_dict: Callable[[T], dict[str, Any]]
     from_dict: Callable[[dict[str, Any]], T]
     external_id_of: Callable[[T], str | None] | None = None
+    # What a taken uniqueness key means to the client (default: an external id is taken).
+    conflict_detail: str | None = None
 
     @property
     def key(self) -> str:
@@ -172,7 +174,8 @@ class EntityStore(Generic[T]):
         except TransactionCancelled as cancelled:
             failed = tx.failed_labels(cancelled)
             if "external_id" in failed:
-                raise Conflict(detail=f"another {self.kind.name} already has this external_id") from None
+                detail = self.kind.conflict_detail or f"another {self.kind.name} already has this external_id"
+                raise Conflict(detail=detail) from None
             raise ConcurrentModification(detail=f"the {self.kind.name} was changed concurrently") from None
 
     def _guard_external_id(self, tx: Transaction, scope: Scope, before: T | None, after: T) -> None:

@@ -48,6 +48,7 @@ class PlanPreview(StrictModel):
     quantities: dict[str, Any] | None = Field(
         default=None, description="component id or product id -> decimal string quantity"
     )
+    customer_id: Id | None = Field(default=None, description="price for this customer: their overrides apply")
 
 
 class PlanMigration(StrictModel):

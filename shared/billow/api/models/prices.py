@@ -13,21 +13,10 @@ Model = Literal["flat", "per_unit", "graduated", "volume", "staircase", "package
 Nickname = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class PriceCreate(StrictModel):
-    product_id: Id
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] = Field(description="ISO 4217")
-    model: Model
-    billing_timing: Literal["in_advance", "in_arrears"] | None = Field(
-        default=None, description="default in_advance; usage prices are always in_arrears"
-    )
-    effective_from: Annotated[str, StringConstraints(max_length=40)] | None = Field(
-        default=None, description="date or RFC 3339 timestamp from which the price applies"
-    )
-    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = None
-    meter_id: Id | None = None
-    nickname: Nickname | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    # Terms, per model (docs/pricing.md). Typed loosely so that the engine reports each problem.
+class PriceTermsFields(StrictModel):
+    """The terms of a price, per model (docs/pricing.md). Typed loosely so that the pricing
+    engine, not the model layer, reports each problem with its pointer."""
+
     amount: Any = None
     unit_amount: Any = None
     tiers: Any = None
@@ -42,6 +31,33 @@ class PriceCreate(StrictModel):
     max_amount: Any = None
     expression: Any = None
     variables: Any = None
+
+
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]
+
+
+class PriceCreate(PriceTermsFields):
+    product_id: Id
+    currency: Currency = Field(description="ISO 4217")
+    model: Model
+    billing_timing: Literal["in_advance", "in_arrears"] | None = Field(
+        default=None, description="default in_advance; usage prices are always in_arrears"
+    )
+    effective_from: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None, description="date or RFC 3339 timestamp from which the price applies"
+    )
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = None
+    meter_id: Id | None = None
+    nickname: Nickname | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class PriceOverrideCreate(PriceTermsFields):
+    customer_id: Id
+    product_id: Id
+    currency: Currency = Field(description="ISO 4217")
+    model: Model
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class PriceUpdate(StrictModel):
