@@ -92,8 +92,21 @@ def select_price(
     return max(candidates, key=lambda p: (p.country is not None, p.effective_from or "", p.created_at))
 
 
+def terms_fields(terms: PriceTerms) -> dict[str, Any]:
+    """A price's terms as top-level fields of its representation (the model named apart)."""
+    return {key: value for key, value in terms.to_dict().items() if key != "model"}
+
+
+def terms_from_fields(model: str, data: Mapping[str, Any]) -> PriceTerms:
+    """The inverse of terms_fields, from a stored representation."""
+    from billow.domain.pricing import MODEL_FIELDS
+
+    fields = {key: integers_from_storage(data[key]) for key in MODEL_FIELDS[model] if key in data}
+    return PriceTerms.from_dict({"model": model, **fields})
+
+
 def price_to_dict(price: Price) -> dict[str, Any]:
-    terms = {k: v for k, v in price.terms.to_dict().items() if k != "model"}
+    terms = terms_fields(price.terms)
     return {
         "id": price.id,
         "object": "price",
@@ -127,11 +140,7 @@ def integers_from_storage(value: Any) -> Any:
 
 
 def price_from_dict(data: Mapping[str, Any]) -> Price:
-    from billow.domain.pricing import MODEL_FIELDS, PriceTerms
-
-    model = data["model"]
-    fields = {k: integers_from_storage(data[k]) for k in MODEL_FIELDS[model] if k in data}
-    terms = PriceTerms.from_dict({"model": model, **fields})
+    terms = terms_from_fields(data["model"], data)
     return Price(
         id=data["id"],
         livemode=bool(data["livemode"]),

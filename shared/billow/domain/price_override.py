@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from billow.domain.errors import InvalidStateTransition
-from billow.domain.price import integers_from_storage
-from billow.domain.pricing import MODEL_FIELDS, PriceTerms
+from billow.domain.price import terms_fields, terms_from_fields
+from billow.domain.pricing import PriceTerms
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def override_for(
 
 
 def override_to_dict(override: PriceOverride) -> dict[str, Any]:
-    terms = {k: v for k, v in override.terms.to_dict().items() if k != "model"}
+    terms = terms_fields(override.terms)
     return {
         "id": override.id,
         "object": "price_override",
@@ -77,15 +77,13 @@ def override_to_dict(override: PriceOverride) -> dict[str, Any]:
 
 
 def override_from_dict(data: Mapping[str, Any]) -> PriceOverride:
-    model = data["model"]
-    fields = {k: integers_from_storage(data[k]) for k in MODEL_FIELDS[model] if k in data}
     return PriceOverride(
         id=data["id"],
         livemode=bool(data["livemode"]),
         customer_id=data["customer_id"],
         product_id=data["product_id"],
         currency=data["currency"],
-        terms=PriceTerms.from_dict({"model": model, **fields}),
+        terms=terms_from_fields(data["model"], data),
         metadata=dict(data.get("metadata") or {}),
         status=data.get("status", "active"),
         created_at=data["created_at"],

@@ -16,7 +16,7 @@ from billow.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from billow.domain.events import DomainEvent
+from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
@@ -29,7 +29,7 @@ from billow.ports.repositories import (
     PageResult,
 )
 from billow.services.concurrency import MAX_ATTEMPTS, committed, read_decide_write, require_version
-from billow.services.events import envelope
+from billow.services.events import change_event
 
 _BOOKKEEPING = ("updated_at", "version")
 
@@ -49,13 +49,9 @@ class CustomerService:
     def _now(self) -> str:
         return rfc3339(self.clock.now())
 
-    def _event(self, scope: Scope, type_: str, customer: Customer, now: str) -> Any:
-        return envelope(
-            scope,
-            DomainEvent(type_, "customer", customer.id, customer_to_dict(customer)),
-            sequence=customer.version,
-            created_at=now,
-            new_id=self.new_id,
+    def _event(self, scope: Scope, type_: str, customer: Customer, **extra: Any) -> EventEnvelope:
+        return change_event(
+            scope, type_, "customer", {**customer_to_dict(customer), **extra}, new_id=self.new_id
         )
 
     def _check_refs(self, scope: Scope, refs: list[EntityRef]) -> None:
@@ -84,7 +80,7 @@ class CustomerService:
         customer = Customer(
             id=self.new_id(), livemode=scope.livemode, created_at=now, updated_at=now, **fields
         )
-        self.customers.add(scope, customer, [self._event(scope, "customer.created", customer, now)])
+        self.customers.add(scope, customer, [self._event(scope, "customer.created", customer)])
         return customer
 
     def get(self, scope: Scope, customer_id: str) -> Customer:
@@ -124,7 +120,7 @@ class CustomerService:
             return None if _same_content(before, after) else after
 
         def write(before: Customer, after: Customer) -> None:
-            events = [self._event(scope, event_type, after, after.updated_at)]
+            events = [self._event(scope, event_type, after)]
             self.customers.update(scope, before, after, events)
 
         return read_decide_write(
@@ -193,19 +189,8 @@ class CustomerService:
             now = self._now()
             merged, archived = merge_customers(target, source, now)
             events = [
-                envelope(
-                    scope,
-                    DomainEvent(
-                        "customer.merged",
-                        "customer",
-                        merged.id,
-                        {**customer_to_dict(merged), "merged_customer_id": archived.id},
-                    ),
-                    sequence=merged.version,
-                    created_at=now,
-                    new_id=self.new_id,
-                ),
-                self._event(scope, "customer.updated", archived, now),
+                self._event(scope, "customer.merged", merged, merged_customer_id=archived.id),
+                self._event(scope, "customer.updated", archived),
             ]
             changes = [(target, merged), (source, archived)]
             if committed(if_match, partial(self.customers.update_many, scope, changes, events)):

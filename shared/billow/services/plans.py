@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed, validation_failed
-from billow.domain.events import DomainEvent, EventEnvelope
+from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.money import Money, parse_currency, parse_decimal
 from billow.domain.plan import Plan, PlanComponent, PlanVersion, plan_to_dict
@@ -29,7 +29,7 @@ from billow.ports.repositories import (
     ProductRepository,
 )
 from billow.services.concurrency import read_decide_write
-from billow.services.events import envelope
+from billow.services.events import change_event
 
 
 @dataclass
@@ -46,14 +46,8 @@ class PlanService:
     def _now(self) -> str:
         return rfc3339(self.clock.now())
 
-    def _event(self, scope: Scope, type_: str, plan: Plan, **extra: Any) -> EventEnvelope:
-        return envelope(
-            scope,
-            DomainEvent(type_, "plan", plan.id, {**plan_to_dict(plan), **extra}),
-            sequence=plan.version,
-            created_at=plan.updated_at,
-            new_id=self.new_id,
-        )
+    def _event(self, scope: Scope, type_: str, plan: Plan) -> EventEnvelope:
+        return change_event(scope, type_, "plan", plan_to_dict(plan), new_id=self.new_id)
 
     # --- components ---------------------------------------------------------------------
 

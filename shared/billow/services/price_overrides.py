@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed
-from billow.domain.events import DomainEvent, EventEnvelope
+from billow.domain.events import EventEnvelope
 from billow.domain.money import parse_currency
 from billow.domain.price_override import PriceOverride, override_to_dict
 from billow.domain.pricing import MODEL_FIELDS, PriceComputation, parse_price_terms
@@ -22,7 +22,7 @@ from billow.ports.repositories import (
     ProductRepository,
 )
 from billow.services.concurrency import read_decide_write
-from billow.services.events import envelope
+from billow.services.events import change_event
 from billow.services.prices import compute_request
 
 TERM_FIELDS = frozenset(field for fields in MODEL_FIELDS.values() for field in fields)
@@ -37,13 +37,7 @@ class PriceOverrideService:
     new_id: IdGenerator
 
     def _event(self, scope: Scope, type_: str, override: PriceOverride) -> EventEnvelope:
-        return envelope(
-            scope,
-            DomainEvent(type_, "price_override", override.id, override_to_dict(override)),
-            sequence=override.version,
-            created_at=override.updated_at,
-            new_id=self.new_id,
-        )
+        return change_event(scope, type_, "price_override", override_to_dict(override), new_id=self.new_id)
 
     def create(self, scope: Scope, raw: dict[str, Any]) -> PriceOverride:
         errors: list[FieldError] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 from billow.domain.address import parse_country
 from billow.domain.errors import FieldError, NotFound, ValidationFailed
-from billow.domain.events import DomainEvent, EventEnvelope
+from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.money import parse_currency, parse_decimal
 from billow.domain.price import Price, parse_effective_from, price_to_dict
@@ -28,7 +28,7 @@ from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import Page, PageResult, PriceFilter, PriceRepository, ProductRepository
 from billow.services.concurrency import read_decide_write
-from billow.services.events import envelope
+from billow.services.events import change_event
 
 TERM_FIELDS = frozenset(field for fields in MODEL_FIELDS.values() for field in fields)
 
@@ -41,13 +41,7 @@ class PriceService:
     new_id: IdGenerator
 
     def _event(self, scope: Scope, type_: str, price: Price) -> EventEnvelope:
-        return envelope(
-            scope,
-            DomainEvent(type_, "price", price.id, price_to_dict(price)),
-            sequence=price.version,
-            created_at=price.updated_at,
-            new_id=self.new_id,
-        )
+        return change_event(scope, type_, "price", price_to_dict(price), new_id=self.new_id)
 
     def create(self, scope: Scope, raw: dict[str, Any]) -> Price:
         errors: list[FieldError] = []

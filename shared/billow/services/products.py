@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed
-from billow.domain.events import DomainEvent, EventEnvelope
+from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.product import Product, check_product_fields, product_to_dict
 from billow.domain.tenancy import Scope
@@ -16,7 +16,7 @@ from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import Page, PageResult, ProductFilter, ProductRepository
 from billow.services.concurrency import read_decide_write
-from billow.services.events import envelope
+from billow.services.events import change_event
 
 
 @dataclass
@@ -26,14 +26,7 @@ class ProductService:
     new_id: IdGenerator
 
     def _event(self, scope: Scope, type_: str, product: Product) -> EventEnvelope:
-        data = product_to_dict(product)
-        return envelope(
-            scope,
-            DomainEvent(type_, "product", product.id, data),
-            sequence=product.version,
-            created_at=product.updated_at,
-            new_id=self.new_id,
-        )
+        return change_event(scope, type_, "product", product_to_dict(product), new_id=self.new_id)
 
     def _check_required_exist(self, scope: Scope, required: tuple[str, ...]) -> None:
         missing = [
