@@ -1,5 +1,7 @@
 """Wiring: which adapter serves each port, built once per container and shared by requests.
 
+Each service (and the adapters and domain modules behind it) is imported when a route first
+asks for it, not at cold start: a GET of a customer never loads the pricing engine.
 Tests swap the whole container (``use_container``) to run the same routes on other adapters.
 """
 
@@ -7,27 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from billow.adapters.aws import dynamodb_client
-from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
-from billow.adapters.dynamodb.customers import DynamoCustomerRepository
-from billow.adapters.dynamodb.plans import DynamoPlanRepository
-from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
-from billow.adapters.dynamodb.prices import DynamoPriceRepository
-from billow.adapters.dynamodb.products import DynamoProductRepository
 from billow.adapters.dynamodb.table import DynamoTable
-from billow.adapters.dynamodb.tenancy import DynamoApiKeyRepository, DynamoTenantRepository
 from billow.adapters.system import SystemClock, new_id
 from billow.ports.clock import Clock
 from billow.ports.ids import IdGenerator
-from billow.services.custom_fields import CustomFieldService
-from billow.services.customers import CustomerService
-from billow.services.plans import PlanService
-from billow.services.price_overrides import PriceOverrideService
-from billow.services.prices import PriceService
-from billow.services.products import ProductService
-from billow.services.tenancy import TenancyService
 from billow.settings import get_settings
+
+if TYPE_CHECKING:
+    from billow.services.custom_fields import CustomFieldService
+    from billow.services.customers import CustomerService
+    from billow.services.plans import PlanService
+    from billow.services.price_overrides import PriceOverrideService
+    from billow.services.prices import PriceService
+    from billow.services.products import ProductService
+    from billow.services.tenancy import TenancyService
 
 
 @dataclass
@@ -40,27 +38,66 @@ class Container:
         return DynamoTable(dynamodb_client(), get_settings().table_name)
 
     @cached_property
-    def customer_fields(self) -> DynamoCustomFieldRepository:
-        return DynamoCustomFieldRepository(self.table)
-
-    @cached_property
     def customers(self) -> CustomerService:
+        from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.services.customers import CustomerService
+
         return CustomerService(
-            DynamoCustomerRepository(self.table), self.customer_fields, self.clock, self.new_id
+            DynamoCustomerRepository(self.table),
+            DynamoCustomFieldRepository(self.table),
+            self.clock,
+            self.new_id,
         )
 
     @cached_property
+    def custom_fields(self) -> CustomFieldService:
+        from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
+        from billow.services.custom_fields import CustomFieldService
+
+        return CustomFieldService(DynamoCustomFieldRepository(self.table), self.clock, self.new_id)
+
+    @cached_property
     def products(self) -> ProductService:
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.services.products import ProductService
+
         return ProductService(DynamoProductRepository(self.table), self.clock, self.new_id)
 
     @cached_property
     def prices(self) -> PriceService:
+        from billow.adapters.dynamodb.prices import DynamoPriceRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.services.prices import PriceService
+
         return PriceService(
             DynamoPriceRepository(self.table), DynamoProductRepository(self.table), self.clock, self.new_id
         )
 
     @cached_property
+    def price_overrides(self) -> PriceOverrideService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.services.price_overrides import PriceOverrideService
+
+        return PriceOverrideService(
+            DynamoPriceOverrideRepository(self.table),
+            DynamoCustomerRepository(self.table),
+            DynamoProductRepository(self.table),
+            self.clock,
+            self.new_id,
+        )
+
+    @cached_property
     def plans(self) -> PlanService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.plans import DynamoPlanRepository
+        from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
+        from billow.adapters.dynamodb.prices import DynamoPriceRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.services.plans import PlanService
+
         return PlanService(
             DynamoPlanRepository(self.table),
             DynamoPriceRepository(self.table),
@@ -72,21 +109,10 @@ class Container:
         )
 
     @cached_property
-    def price_overrides(self) -> PriceOverrideService:
-        return PriceOverrideService(
-            DynamoPriceOverrideRepository(self.table),
-            DynamoCustomerRepository(self.table),
-            DynamoProductRepository(self.table),
-            self.clock,
-            self.new_id,
-        )
-
-    @cached_property
-    def custom_fields(self) -> CustomFieldService:
-        return CustomFieldService(self.customer_fields, self.clock, self.new_id)
-
-    @cached_property
     def tenancy(self) -> TenancyService:
+        from billow.adapters.dynamodb.tenancy import DynamoApiKeyRepository, DynamoTenantRepository
+        from billow.services.tenancy import TenancyService
+
         return TenancyService(
             DynamoTenantRepository(self.table), DynamoApiKeyRepository(self.table), self.clock, self.new_id
         )

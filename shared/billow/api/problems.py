@@ -11,14 +11,6 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # A relative URI reference (RFC 9457 §3.1.1); docs/conventions.md lists every code.
 PROBLEM_TYPE_BASE = "/problems/"
 
-# Codes beyond API.md's list, for failures of the HTTP exchange itself (docs/conventions.md).
-EXTRA_CODES = {
-    "route_not_found": 404,
-    "method_not_allowed": 405,
-    "malformed_json": 400,
-    "unsupported_media_type": 415,
-}
-
 
 def problem(
     status: int,

@@ -11,10 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from billow.domain.errors import InvalidStateTransition, validation_failed
-from billow.domain.pricing import PriceTerms
+
+if TYPE_CHECKING:
+    # The engine loads on first use: the API function's cold start only pays for it when a
+    # price is read or computed.
+    from billow.domain.pricing import PriceTerms
 
 BillingTiming = Literal["in_advance", "in_arrears"]
 MUTABLE_FIELDS = frozenset({"nickname", "metadata"})
@@ -99,7 +103,7 @@ def terms_fields(terms: PriceTerms) -> dict[str, Any]:
 
 def terms_from_fields(model: str, data: Mapping[str, Any]) -> PriceTerms:
     """The inverse of terms_fields, from a stored representation."""
-    from billow.domain.pricing import MODEL_FIELDS
+    from billow.domain.pricing import MODEL_FIELDS, PriceTerms
 
     fields = {key: integers_from_storage(data[key]) for key in MODEL_FIELDS[model] if key in data}
     return PriceTerms.from_dict({"model": model, **fields})

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from billow.domain.errors import InvalidStateTransition
 from billow.domain.price import terms_fields, terms_from_fields
-from billow.domain.pricing import PriceTerms
+
+if TYPE_CHECKING:
+    from billow.domain.pricing import PriceTerms
 
 
 @dataclass(frozen=True)

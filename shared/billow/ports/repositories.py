@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from billow.domain.custom_fields import CustomFieldDefinition
-from billow.domain.customer import Customer
-from billow.domain.events import EventEnvelope
-from billow.domain.plan import Plan
-from billow.domain.price import Price
-from billow.domain.price_override import PriceOverride
-from billow.domain.product import Product
-from billow.domain.tenancy import ApiKey, Scope, Tenant
+if TYPE_CHECKING:
+    # Annotations only: importing a port must not load every aggregate (cold start).
+    from billow.domain.custom_fields import CustomFieldDefinition
+    from billow.domain.customer import Customer
+    from billow.domain.events import EventEnvelope
+    from billow.domain.plan import Plan
+    from billow.domain.price import Price
+    from billow.domain.price_override import PriceOverride
+    from billow.domain.product import Product
+    from billow.domain.tenancy import ApiKey, Scope, Tenant
 
 
 @dataclass(frozen=True)

@@ -18,4 +18,5 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0
 class StrictModel(BaseModel):
     """Unknown fields are errors and nothing is coerced: "1" is not 1, 1 is not "1"."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: validators are built on a route's first use, not at cold start.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
