@@ -8,7 +8,18 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 from billow.api.edge import edge_middleware, register_exception_handlers
-from billow.api.routers import api_keys, custom_fields, customers, plans, price_overrides, prices, products
+from billow.api.routers import (
+    api_keys,
+    custom_fields,
+    customers,
+    invoices,
+    plans,
+    price_overrides,
+    prices,
+    products,
+    subscriptions,
+    test_clocks,
+)
 from billow.settings import get_settings
 
 R = TypeVar("R", bound=ApiGatewayResolver)
@@ -30,7 +41,19 @@ API_VERSION = "1.0.0"
 def build_api(resolver: R) -> R:
     resolver.use(middlewares=[edge_middleware])
     register_exception_handlers(resolver)
-    for module in (customers, custom_fields, api_keys, products, prices, price_overrides, plans):
+    modules = (
+        customers,
+        custom_fields,
+        api_keys,
+        products,
+        prices,
+        price_overrides,
+        plans,
+        subscriptions,
+        test_clocks,
+        invoices,
+    )
+    for module in modules:
         resolver.include_router(module.router, prefix="/v1")
     if get_settings().enable_swagger:
         resolver.enable_swagger(

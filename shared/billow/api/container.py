@@ -19,13 +19,18 @@ from billow.ports.ids import IdGenerator
 from billow.settings import get_settings
 
 if TYPE_CHECKING:
+    from billow.adapters.dynamodb.credit_balances import DynamoCreditBalanceRepository
+    from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
+    from billow.services.due_work import DueWorkService
     from billow.services.plans import PlanService
     from billow.services.price_overrides import PriceOverrideService
     from billow.services.prices import PriceService
     from billow.services.products import ProductService
+    from billow.services.subscriptions import SubscriptionService
     from billow.services.tenancy import TenancyService
+    from billow.services.test_clocks import TestClockService
 
 
 @dataclass
@@ -107,6 +112,57 @@ class Container:
             overrides=DynamoPriceOverrideRepository(self.table),
             customers=DynamoCustomerRepository(self.table),
         )
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.plans import DynamoPlanRepository
+        from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
+        from billow.adapters.dynamodb.prices import DynamoPriceRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
+        from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
+        from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
+        from billow.services.subscriptions import SubscriptionService
+
+        return SubscriptionService(
+            subscriptions=DynamoSubscriptionRepository(self.table),
+            customers=DynamoCustomerRepository(self.table),
+            plans=DynamoPlanRepository(self.table),
+            prices=DynamoPriceRepository(self.table),
+            products=DynamoProductRepository(self.table),
+            overrides=DynamoPriceOverrideRepository(self.table),
+            tenants=DynamoTenantRepository(self.table),
+            clocks=DynamoTestClockRepository(self.table),
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
+    @cached_property
+    def due_work(self) -> DueWorkService:
+        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
+        from billow.services.due_work import DueWorkService
+
+        return DueWorkService(DynamoSubscriptionRepository(self.table), self.subscriptions)
+
+    @cached_property
+    def test_clocks(self) -> TestClockService:
+        from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
+        from billow.services.test_clocks import TestClockService
+
+        return TestClockService(DynamoTestClockRepository(self.table), self.due_work, self.clock, self.new_id)
+
+    @cached_property
+    def invoices(self) -> DynamoInvoiceRepository:
+        from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
+
+        return DynamoInvoiceRepository(self.table)
+
+    @cached_property
+    def credit_balances(self) -> DynamoCreditBalanceRepository:
+        from billow.adapters.dynamodb.credit_balances import DynamoCreditBalanceRepository
+
+        return DynamoCreditBalanceRepository(self.table)
 
     @cached_property
     def tenancy(self) -> TenancyService:

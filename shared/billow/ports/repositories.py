@@ -11,11 +11,15 @@ if TYPE_CHECKING:
     from billow.domain.custom_fields import CustomFieldDefinition
     from billow.domain.customer import Customer
     from billow.domain.events import EventEnvelope
+    from billow.domain.invoice import Invoice
+    from billow.domain.money import Money
     from billow.domain.plan import Plan
     from billow.domain.price import Price
     from billow.domain.price_override import PriceOverride
     from billow.domain.product import Product
+    from billow.domain.subscription import Subscription
     from billow.domain.tenancy import ApiKey, Scope, Tenant
+    from billow.domain.test_clock import TestClock
 
 
 @dataclass(frozen=True)
@@ -194,3 +198,84 @@ class ApiKeyRepository(Protocol):
     def add(self, key: ApiKey) -> None: ...
 
     def save(self, key: ApiKey) -> None: ...
+
+
+@dataclass(frozen=True)
+class CreditEntry:
+    """A movement on a customer's credit balance: positive gives the customer credit."""
+
+    id: str
+    customer_id: str
+    amount: Money
+    reason: str
+    created_at: str
+    subscription_id: str | None = None
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionFilter:
+    customer_id: str | None = None
+    status: str | None = None
+    plan_id: str | None = None
+    plan_version: int | None = None
+    test_clock_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    """A subscription with a step due at ``due_at`` (from the due-time index)."""
+
+    scope: Scope
+    subscription_id: str
+    due_at: str
+
+
+class SubscriptionRepository(Protocol):
+    def get(self, scope: Scope, subscription_id: str) -> Subscription | None: ...
+
+    def list(self, scope: Scope, filters: SubscriptionFilter, page: Page) -> PageResult[Subscription]: ...
+
+    def save(
+        self,
+        scope: Scope,
+        before: Subscription | None,
+        after: Subscription,
+        events: Sequence[EventEnvelope],
+        *,
+        invoices: Sequence[Invoice] = (),
+        credits: Sequence[CreditEntry] = (),
+    ) -> None:
+        """One transaction: the subscription under its read version, the invoices it produced
+        (each unique per subscription, reason and period), the credit balance movements and
+        the events. Raises ConcurrentModification when any condition fails."""
+        ...
+
+    def due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[DueEntry]:
+        """Subscriptions with a step due before ``before``, earliest first: those in real time,
+        or those bound to one test clock."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    def get(self, scope: Scope, invoice_id: str) -> Invoice | None: ...
+
+    def list(
+        self, scope: Scope, customer_id: str | None, subscription_id: str | None, page: Page
+    ) -> PageResult[Invoice]: ...
+
+
+class CreditBalanceRepository(Protocol):
+    def balances(self, scope: Scope, customer_id: str) -> list[Money]: ...
+
+    def entries(self, scope: Scope, customer_id: str, page: Page) -> PageResult[CreditEntry]: ...
+
+
+class TestClockRepository(Protocol):
+    def get(self, scope: Scope, clock_id: str) -> TestClock | None: ...
+
+    def list(self, scope: Scope, page: Page) -> PageResult[TestClock]: ...
+
+    def save(
+        self, scope: Scope, before: TestClock | None, after: TestClock, events: Sequence[EventEnvelope]
+    ) -> None: ...

@@ -37,6 +37,8 @@ class EntityKind(Generic[T]):
     external_id_of: Callable[[T], str | None] | None = None
     # What a taken uniqueness key means to the client (default: an external id is taken).
     conflict_detail: str | None = None
+    # Extra index attributes of an object (a sparse gsi2 entry such as a due time).
+    index_of: Callable[[Scope, T], dict[str, str]] | None = None
 
     @property
     def key(self) -> str:
@@ -109,6 +111,7 @@ class EntityStore(Generic[T]):
             "kind": self.kind.name,
             "gsi1pk": f"{scope.key_prefix}#{self.kind.key}S",
             "gsi1sk": data["id"],
+            **(self.kind.index_of(scope, entity) if self.kind.index_of else {}),
             **data,
         }
 
@@ -153,13 +156,20 @@ class EntityStore(Generic[T]):
     ) -> None:
         """(before, after) pairs, before None for a new object; all or nothing."""
         tx = extra or Transaction()
+        self.stage(tx, scope, changes)
+        for item in outbox_items(scope, events):
+            tx.put("event", self.table.name, item, "attribute_not_exists(pk)")
+        self.commit(tx)
+
+    def stage(self, tx: Transaction, scope: Scope, changes: Sequence[tuple[T | None, T]]) -> None:
+        """Add the writes of (before, after) pairs to a transaction that others also fill."""
         name = self.table.name
         for before, after in changes:
             if before is None:
-                tx.put("entity", name, self._item(scope, after), "attribute_not_exists(pk)")
+                tx.put(self._label("entity"), name, self._item(scope, after), "attribute_not_exists(pk)")
             else:
                 tx.put(
-                    "entity",
+                    self._label("entity"),
                     name,
                     self._item(scope, after),
                     "#version = :expected",
@@ -167,16 +177,19 @@ class EntityStore(Generic[T]):
                     ExpressionAttributeValues={":expected": {"N": str(self.kind.to_dict(before)["version"])}},
                 )
             self._guard_external_id(tx, scope, before, after)
-        for item in outbox_items(scope, events):
-            tx.put("event", name, item, "attribute_not_exists(pk)")
+
+    def commit(self, tx: Transaction) -> None:
         try:
             self.table.write(tx)
         except TransactionCancelled as cancelled:
             failed = tx.failed_labels(cancelled)
-            if "external_id" in failed:
+            if self._label("external_id") in failed:
                 detail = self.kind.conflict_detail or f"another {self.kind.name} already has this external_id"
                 raise Conflict(detail=detail) from None
             raise ConcurrentModification(detail=f"the {self.kind.name} was changed concurrently") from None
+
+    def _label(self, what: str) -> str:
+        return f"{self.kind.name}:{what}"
 
     def _guard_external_id(self, tx: Transaction, scope: Scope, before: T | None, after: T) -> None:
         external_id_of = self.kind.external_id_of
@@ -188,10 +201,11 @@ class EntityStore(Generic[T]):
             return
         guard_sk = f"{self.kind.key}_EXT"
         if old is not None:
-            tx.delete("old_external_id", self.table.name, {"pk": self._ext_pk(scope, old), "sk": guard_sk})
+            old_key = {"pk": self._ext_pk(scope, old), "sk": guard_sk}
+            tx.delete(self._label("old_external_id"), self.table.name, old_key)
         if new is not None:
             tx.put(
-                "external_id",
+                self._label("external_id"),
                 self.table.name,
                 {
                     "pk": self._ext_pk(scope, new),

@@ -82,6 +82,25 @@ class Transaction:
         self.items.append({"Delete": delete})
         self.labels.append(label)
 
+    def update(
+        self,
+        label: str,
+        table: str,
+        key: dict[str, Any],
+        expression: str,
+        values: dict[str, Any],
+        **extra: Any,
+    ) -> None:
+        update: dict[str, Any] = {
+            "TableName": table,
+            "Key": to_item(key),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        update.update(extra)
+        self.items.append({"Update": update})
+        self.labels.append(label)
+
     def failed_labels(self, error: TransactionCancelled) -> set[str]:
         return {
             label
@@ -132,14 +151,22 @@ class DynamoTable:
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
         page_size: int = 100,
+        sort_below: str | None = None,
+        sort_prefix: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield items of one partition in key order, following pages lazily."""
+        """Yield items of one partition in key order, following pages lazily; optionally only
+        sort keys below a bound or starting with a prefix."""
         partition_attr = f"{index}pk" if index else "pk"
         all_names = {"#p": partition_attr, **(names or {})}
         all_values = {":p": partition, **(values or {})}
+        condition = "#p = :p"
+        if sort_below is not None or sort_prefix is not None:
+            all_names["#s"] = f"{index}sk" if index else "sk"
+            all_values[":s"] = sort_below if sort_below is not None else sort_prefix
+            condition += " AND #s < :s" if sort_below is not None else " AND begins_with(#s, :s)"
         request: dict[str, Any] = {
             "TableName": self.name,
-            "KeyConditionExpression": "#p = :p",
+            "KeyConditionExpression": condition,
             "ExpressionAttributeNames": all_names,
             "ExpressionAttributeValues": to_item(all_values),
             "ScanIndexForward": not newest_first,

@@ -1,0 +1,100 @@
+"""A customer's credit balance per currency, and its ledger, beside the customer item.
+
+- balance: pk = {scope}#CUSTOMER#{customer_id}   sk = CREDIT#{currency}     (``balance`` number)
+- entry:   pk = {scope}#CUSTOMER#{customer_id}   sk = CREDIT_TX#{entry_id}
+DynamoDB numbers are exact decimals, so ``ADD`` keeps the balance to the cent; the entry and
+the balance change are written in the transaction that causes them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from billow.adapters.dynamodb.table import DynamoTable, Transaction, key_of
+from billow.domain.money import Money
+from billow.domain.tenancy import Scope
+from billow.ports.repositories import CreditEntry, Page, PageResult
+
+
+def _pk(scope: Scope, customer_id: str) -> str:
+    return f"{scope.key_prefix}#CUSTOMER#{customer_id}"
+
+
+def stage_credit(tx: Transaction, table: str, scope: Scope, credit: CreditEntry) -> None:
+    pk = _pk(scope, credit.customer_id)
+    currency = credit.amount.currency
+    tx.update(
+        "credit_balance",
+        table,
+        {"pk": pk, "sk": f"CREDIT#{currency}"},
+        "ADD #balance :amount SET #kind = :kind, #currency = :currency, #customer = :customer",
+        {
+            ":amount": credit.amount.amount,
+            ":kind": "credit_balance",
+            ":currency": currency,
+            ":customer": credit.customer_id,
+        },
+        ExpressionAttributeNames={
+            "#balance": "balance",
+            "#kind": "kind",
+            "#currency": "currency",
+            "#customer": "customer_id",
+        },
+    )
+    tx.put(
+        "credit_entry",
+        table,
+        {
+            "pk": pk,
+            "sk": f"CREDIT_TX#{credit.id}",
+            "kind": "credit_entry",
+            "id": credit.id,
+            "customer_id": credit.customer_id,
+            "amount": str(credit.amount.amount),
+            "currency": currency,
+            "reason": credit.reason,
+            "subscription_id": credit.subscription_id,
+            "invoice_id": credit.invoice_id,
+            "created_at": credit.created_at,
+        },
+        "attribute_not_exists(pk)",
+    )
+
+
+def _entry(item: dict[str, Any]) -> CreditEntry:
+    return CreditEntry(
+        id=item["id"],
+        customer_id=item["customer_id"],
+        amount=Money(Decimal(item["amount"]), item["currency"]),
+        reason=item["reason"],
+        created_at=item["created_at"],
+        subscription_id=item.get("subscription_id"),
+        invoice_id=item.get("invoice_id"),
+    )
+
+
+class DynamoCreditBalanceRepository:
+    def __init__(self, table: DynamoTable) -> None:
+        self.table = table
+
+    def balances(self, scope: Scope, customer_id: str) -> list[Money]:
+        items = self.table.query(
+            index=None, partition=_pk(scope, customer_id), newest_first=False, sort_prefix="CREDIT#"
+        )
+        return [Money(Decimal(str(item["balance"])), item["currency"]) for item in items]
+
+    def entries(self, scope: Scope, customer_id: str, page: Page) -> PageResult[CreditEntry]:
+        items = self.table.query(
+            index=None,
+            partition=_pk(scope, customer_id),
+            sort_prefix="CREDIT_TX#",
+            start=page.after,
+            page_size=page.limit + 1,
+        )
+        found = [item for _, item in zip(range(page.limit + 1), items, strict=False)]
+        has_more = len(found) > page.limit
+        return PageResult(
+            items=[_entry(item) for item in found[: page.limit]],
+            next_position=key_of(found[page.limit - 1], None) if has_more else None,
+        )

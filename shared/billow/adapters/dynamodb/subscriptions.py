@@ -1,0 +1,132 @@
+"""Subscriptions, the invoices they produce, and the due-time index, in the single table.
+
+A subscription with a step ahead carries a sparse gsi2 entry keyed by that step's time
+(docs/data-model.md): in real time ``DUE#{shard}`` / ``{due_at}#{scope}#{id}``; bound to a test
+clock ``{scope}#CLOCK#{clock_id}#DUE`` / ``{due_at}#{id}``, so the real scheduler never runs a
+simulated subscription and a clock finds exactly its own. Each step is one transaction: the
+subscription under its read version, its invoices (each guarded by a deterministic key), the
+credit balance movements and the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Sequence
+from typing import Any
+
+from billow.adapters.dynamodb.credit_balances import stage_credit
+from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
+from billow.adapters.dynamodb.invoices import INVOICE
+from billow.adapters.dynamodb.table import DynamoTable, Transaction, outbox_items
+from billow.domain.events import EventEnvelope
+from billow.domain.invoice import Invoice
+from billow.domain.subscription import Subscription, subscription_from_dict, subscription_to_dict
+from billow.domain.tenancy import Scope
+from billow.ports.repositories import CreditEntry, DueEntry, Page, PageResult, SubscriptionFilter
+
+DUE_SHARDS = 8
+
+
+def _due_index(scope: Scope, sub: Subscription) -> dict[str, str]:
+    step = sub.next_due()
+    if step is None:
+        return {}
+    if sub.test_clock_id:
+        return {"gsi2pk": clock_due_partition(scope, sub.test_clock_id), "gsi2sk": f"{step.at}#{sub.id}"}
+    shard = int(hashlib.sha256(sub.id.encode()).hexdigest(), 16) % DUE_SHARDS
+    return {"gsi2pk": f"DUE#{shard}", "gsi2sk": f"{step.at}#{scope.key_prefix}#{sub.id}"}
+
+
+def clock_due_partition(scope: Scope, clock_id: str) -> str:
+    return f"{scope.key_prefix}#CLOCK#{clock_id}#DUE"
+
+
+SUBSCRIPTION = EntityKind[Subscription](
+    name="subscription",
+    to_dict=subscription_to_dict,
+    from_dict=subscription_from_dict,
+    index_of=_due_index,
+)
+
+
+def _scope_of(key_prefix: str) -> Scope:
+    _, tenant_id, mode = key_prefix.split("#")
+    return Scope(tenant_id, mode == "live")
+
+
+class DynamoSubscriptionRepository:
+    def __init__(self, table: DynamoTable) -> None:
+        self.table = table
+        self.store = EntityStore(table, SUBSCRIPTION)
+        self.invoices = EntityStore(table, INVOICE)
+
+    def get(self, scope: Scope, subscription_id: str) -> Subscription | None:
+        return self.store.get(scope, subscription_id)
+
+    def list(self, scope: Scope, filters: SubscriptionFilter, page: Page) -> PageResult[Subscription]:
+        item_filter = (
+            ItemFilter()
+            .equals("customer_id", filters.customer_id)
+            .equals("status", filters.status)
+            .equals("plan_id", filters.plan_id)
+            .equals("plan_version", filters.plan_version)
+            .equals("test_clock_id", filters.test_clock_id)
+        )
+        return self.store.list(scope, page, item_filter)
+
+    def save(
+        self,
+        scope: Scope,
+        before: Subscription | None,
+        after: Subscription,
+        events: Sequence[EventEnvelope],
+        *,
+        invoices: Sequence[Invoice] = (),
+        credits: Sequence[CreditEntry] = (),
+    ) -> None:
+        tx = Transaction()
+        self.store.stage(tx, scope, [(before, after)])
+        self.invoices.stage(tx, scope, [(None, invoice) for invoice in invoices])
+        for credit in credits:
+            stage_credit(tx, self.table.name, scope, credit)
+        for item in outbox_items(scope, events):
+            tx.put("event", self.table.name, item, "attribute_not_exists(pk)")
+        # Any failed condition (a newer version, an invoice already made for this period)
+        # means another run got there first: the caller re-reads and decides again.
+        self.store.commit(tx)
+
+    def due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[DueEntry]:
+        bound = f"{before}#~"
+        if clock is not None:
+            scope, clock_id = clock
+            items = self.table.query(
+                index="gsi2",
+                partition=clock_due_partition(scope, clock_id),
+                newest_first=False,
+                sort_below=bound,
+                page_size=limit,
+            )
+            return [self._entry(item, scope) for _, item in zip(range(limit), items, strict=False)]
+        streams = [
+            self.table.query(
+                index="gsi2",
+                partition=f"DUE#{shard}",
+                newest_first=False,
+                sort_below=bound,
+                page_size=limit,
+            )
+            for shard in range(DUE_SHARDS)
+        ]
+        merged = heapq.merge(*streams, key=lambda item: str(item["gsi2sk"]))
+        return [self._entry(item, None) for _, item in zip(range(limit), merged, strict=False)]
+
+    @staticmethod
+    def _entry(item: dict[str, Any], scope: Scope | None) -> DueEntry:
+        due_at, _, rest = str(item["gsi2sk"]).partition("#")
+        if scope is None:
+            key_prefix, _, subscription_id = rest.rpartition("#")
+            scope = _scope_of(key_prefix)
+        else:
+            subscription_id = rest
+        return DueEntry(scope=scope, subscription_id=subscription_id, due_at=due_at)

@@ -1,0 +1,105 @@
+"""Subscriptions through the real API handler on moto, in test-clock time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.api_client import ApiClient
+
+
+@pytest.fixture
+def catalog(api: ApiClient) -> dict[str, Any]:
+    base = api.post("/v1/products", {"name": "Platform", "type": "recurring"}).data
+    seats = api.post("/v1/products", {"name": "Seats", "type": "seat"}).data
+
+    def price(product: dict[str, Any], currency: str = "EUR", **terms: Any) -> dict[str, Any]:
+        response = api.post("/v1/prices", {"product_id": product["id"], "currency": currency, **terms})
+        assert response.status == 201, response.body
+        return dict(response.data)
+
+    return {
+        "base": base,
+        "seats": seats,
+        "fee10": price(base, model="flat", amount="10.00"),
+        "fee20": price(base, model="flat", amount="20.00"),
+        "fee50": price(base, model="flat", amount="50.00"),
+        "fee_usd": price(base, currency="USD", model="flat", amount="12.00"),
+        "seat": price(seats, model="per_unit", unit_amount="10.00"),
+    }
+
+
+def new_clock(api: ApiClient, frozen_time: str) -> str:
+    response = api.post("/v1/test-clocks", {"frozen_time": frozen_time})
+    assert response.status == 201, response.body
+    return str(response.data["id"])
+
+
+def new_customer(api: ApiClient, **extra: Any) -> str:
+    return str(api.post("/v1/customers", {"name": "Acme", **extra}).data["id"])
+
+
+def advance(api: ApiClient, clock_id: str, to: str) -> dict[str, Any]:
+    response = api.post(f"/v1/test-clocks/{clock_id}/advance", {"to": to})
+    assert response.status == 200, response.body
+    return dict(response.data)
+
+
+def invoices_of(api: ApiClient, subscription_id: str) -> list[dict[str, Any]]:
+    found = api.get("/v1/invoices", query={"subscription_id": subscription_id, "limit": "100"}).data
+    return sorted(found, key=lambda i: i["id"])
+
+
+def test_api_md_proration_example(api: ApiClient, catalog: dict[str, Any]) -> None:
+    """Period Mar 1 - Apr 1, change on Mar 15 from 10.00 to 20.00: -5.48 and +10.97."""
+    clock = new_clock(api, "2026-03-01T00:00:00Z")
+    sub = api.post(
+        "/v1/subscriptions",
+        {
+            "customer_id": new_customer(api),
+            "items": [{"price_id": catalog["fee10"]["id"]}],
+            "test_clock_id": clock,
+        },
+    )
+    assert sub.status == 201, sub.body
+    assert sub.data["status"] == "active"
+    assert sub.data["current_period_start"] == "2026-03-01T00:00:00Z"
+    assert sub.data["current_period_end"] == "2026-04-01T00:00:00Z"
+    advance(api, clock, "2026-03-15T09:00:00Z")
+    item_id = sub.data["items"][0]["id"]
+    changed = api.post(
+        f"/v1/subscriptions/{sub.data['id']}/change",
+        {"items": [{"id": item_id, "price_id": catalog["fee20"]["id"]}]},
+    )
+    assert changed.status == 200, changed.body
+    amounts = [p["amount"]["amount"] for p in changed.data["pending_items"]]
+    assert amounts == ["-5.48", "10.97"]
+    upcoming = api.get(f"/v1/subscriptions/{sub.data['id']}/upcoming-invoice")
+    assert upcoming.status == 200, upcoming.body
+    lines = [(line["kind"], line["amount"]["amount"]) for line in upcoming.data["lines"]]
+    assert lines == [("proration", "-5.48"), ("proration", "10.97"), ("recurring", "20.00")]
+    assert upcoming.data["total"]["amount"] == "25.49"
+
+
+def test_fourteen_months_fourteen_renewals(api: ApiClient, catalog: dict[str, Any]) -> None:
+    clock = new_clock(api, "2026-01-31T10:00:00Z")
+    sub = api.post(
+        "/v1/subscriptions",
+        {
+            "customer_id": new_customer(api),
+            "items": [{"price_id": catalog["fee10"]["id"]}],
+            "test_clock_id": clock,
+        },
+    ).data
+    advanced = advance(api, clock, "2027-03-31T10:00:00Z")
+    assert advanced["status"] == "ready"
+    assert advanced["frozen_time"] == "2027-03-31T10:00:00Z"
+    invoices = invoices_of(api, sub["id"])
+    starts = [i["period_start"][:10] for i in invoices]
+    assert starts[:4] == ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"]
+    assert len(invoices) == 15  # the first period and fourteen renewals
+    assert [i["billing_reason"] for i in invoices].count("subscription_cycle") == 14
+    current = api.get(f"/v1/subscriptions/{sub['id']}").data
+    assert current["current_period_start"] == "2027-03-31T00:00:00Z"
+    assert current["periods_billed"] == 15
