@@ -49,3 +49,12 @@ def test_every_sample_is_listed() -> None:
     listed = (ROOT / "events" / "README.md").read_text()
     for path in Path(ROOT / "events").glob("*.json"):
         assert path.name in listed
+
+
+def test_due_work_sample_runs_the_scheduler(demo_tenant: None) -> None:
+    scheduler = load_function("due_work").lambda_handler
+    assert scheduler(sample("due_work_scheduled.json"), FakeContext()) == {
+        "steps": 0,
+        "failed": 0,
+        "complete": True,
+    }

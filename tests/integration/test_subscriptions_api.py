@@ -103,3 +103,55 @@ def test_fourteen_months_fourteen_renewals(api: ApiClient, catalog: dict[str, An
     current = api.get(f"/v1/subscriptions/{sub['id']}").data
     assert current["current_period_start"] == "2027-03-31T00:00:00Z"
     assert current["periods_billed"] == 15
+
+
+def test_plan_migration_moves_subscribers_and_reports_each(api: ApiClient, catalog: dict[str, Any]) -> None:
+    plan = api.post(
+        "/v1/plans",
+        {"name": "Basic", "currency": "EUR", "components": [{"price_id": catalog["fee10"]["id"]}]},
+    ).data
+    api.post(f"/v1/plans/{plan['id']}/versions/1/publish")
+    clock = new_clock(api, "2026-03-01T00:00:00Z")
+    now_sub = api.post(
+        "/v1/subscriptions", {"customer_id": new_customer(api), "plan_id": plan["id"], "test_clock_id": clock}
+    ).data
+    later_sub = api.post(
+        "/v1/subscriptions", {"customer_id": new_customer(api), "plan_id": plan["id"], "test_clock_id": clock}
+    ).data
+    canceled = api.post(
+        "/v1/subscriptions", {"customer_id": new_customer(api), "plan_id": plan["id"], "test_clock_id": clock}
+    ).data
+    api.post(f"/v1/subscriptions/{canceled['id']}/cancel", {})
+    api.post(f"/v1/plans/{plan['id']}/versions", {"components": [{"price_id": catalog["fee20"]["id"]}]})
+    api.post(f"/v1/plans/{plan['id']}/versions/2/publish")
+    assert now_sub["plan_version"] == 1  # new versions never move existing subscribers by themselves
+    advance(api, clock, "2026-03-15T00:00:00Z")
+
+    scheduled = api.post(
+        f"/v1/plans/{plan['id']}/migrate", {"from_version": 1, "to_version": 2, "when": "next_period"}
+    )
+    assert scheduled.status == 200, scheduled.body
+    results = {r["subscription_id"]: r for r in scheduled.data["subscriptions"]}
+    assert results[now_sub["id"]]["result"] == "scheduled"
+    assert results[now_sub["id"]]["effective_at"] == "2026-04-01T00:00:00Z"
+    assert results[canceled["id"]]["result"] == "skipped"
+    assert (scheduled.data["scheduled"], scheduled.data["skipped"]) == (2, 1)
+    again = api.post(f"/v1/plans/{plan['id']}/migrate", {"from_version": 1, "to_version": 2}).data
+    assert {r["result"] for r in again["subscriptions"]} == {"skipped"}
+
+    # Cancel one scheduled migration and migrate that subscriber at once, with prorations.
+    change_id = api.get(f"/v1/subscriptions/{later_sub['id']}/scheduled-changes").data[0]["id"]
+    api.post(f"/v1/subscriptions/{later_sub['id']}/scheduled-changes/{change_id}/cancel")
+    immediate = api.post(
+        f"/v1/plans/{plan['id']}/migrate", {"from_version": 1, "to_version": 2, "when": "immediately"}
+    ).data
+    outcome = {r["subscription_id"]: r["result"] for r in immediate["subscriptions"]}
+    assert outcome[later_sub["id"]] == "migrated"
+    moved = api.get(f"/v1/subscriptions/{later_sub['id']}").data
+    assert moved["plan_version"] == 2
+    assert [p["amount"]["amount"] for p in moved["pending_items"]] == ["-5.48", "10.97"]
+
+    advance(api, clock, "2026-04-01T00:00:00Z")
+    assert api.get(f"/v1/subscriptions/{now_sub['id']}").data["plan_version"] == 2
+    renewal = invoices_of(api, now_sub["id"])[-1]
+    assert [line["amount"]["amount"] for line in renewal["lines"]] == ["20.00"]

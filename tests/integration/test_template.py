@@ -146,12 +146,11 @@ def test_provisioning_the_real_template(monkeypatch: pytest.MonkeyPatch) -> None
         (mapping,) = mappings["EventSourceMappings"]
         assert mapping["EventSourceArn"] == table["LatestStreamArn"]
         assert "kind" in mapping["FilterCriteria"]["Filters"][0]["Pattern"]
-        (sweep,) = stack.schedules
-        assert (sweep.event_name, sweep.expression, sweep.function_name) == (
-            "OutboxSweep",
-            "rate(1 minute)",
-            relay.function_name,
-        )
+        schedules = {s.event_name: (s.expression, s.function_name) for s in stack.schedules}
+        assert schedules == {
+            "OutboxSweep": ("rate(1 minute)", relay.function_name),
+            "DueWorkSchedule": ("rate(1 minute)", stack.function("DueWorkFunction").function_name),
+        }
         assert set(stack.environment) == GLOBAL_ENVIRONMENT
         assert len(stack.environment["BILLOW_CURSOR_SECRET"]) == 64
         assert "{{resolve" not in stack.environment["BILLOW_CURSOR_SECRET"]

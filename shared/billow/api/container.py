@@ -46,6 +46,7 @@ class Container:
     def customers(self) -> CustomerService:
         from billow.adapters.dynamodb.custom_fields import DynamoCustomFieldRepository
         from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
         from billow.services.customers import CustomerService
 
         return CustomerService(
@@ -53,6 +54,7 @@ class Container:
             DynamoCustomFieldRepository(self.table),
             self.clock,
             self.new_id,
+            clocks=DynamoTestClockRepository(self.table),
         )
 
     @cached_property
@@ -111,6 +113,7 @@ class Container:
             self.new_id,
             overrides=DynamoPriceOverrideRepository(self.table),
             customers=DynamoCustomerRepository(self.table),
+            subscriptions=self.subscriptions,
         )
 
     @cached_property

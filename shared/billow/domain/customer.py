@@ -57,6 +57,8 @@ class Customer:
     metadata: dict[str, str] = field(default_factory=dict)
     status: CustomerStatus = "active"
     merged_into: str | None = None
+    # Sandbox only: the customer lives in this test clock's time (set at creation, never changed).
+    test_clock_id: str | None = None
     version: int = 1
 
     def with_changes(self, changes: dict[str, Any], now: str) -> Customer:
@@ -150,6 +152,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "metadata": dict(customer.metadata),
         "status": customer.status,
         "merged_into": customer.merged_into,
+        "test_clock_id": customer.test_clock_id,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
         "version": customer.version,
@@ -177,6 +180,7 @@ def customer_from_dict(data: dict[str, Any]) -> Customer:
         metadata=dict(data.get("metadata") or {}),
         status=data.get("status", "active"),
         merged_into=data.get("merged_into"),
+        test_clock_id=data.get("test_clock_id"),
         created_at=data["created_at"],
         updated_at=data["updated_at"],
         version=int(data.get("version", 1)),

@@ -15,6 +15,7 @@ from billow.domain.errors import (
     FieldError,
     NotFound,
     ValidationFailed,
+    validation_failed,
 )
 from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
@@ -27,6 +28,7 @@ from billow.ports.repositories import (
     CustomFieldRepository,
     Page,
     PageResult,
+    TestClockRepository,
 )
 from billow.services.concurrency import MAX_ATTEMPTS, committed, read_decide_write, require_version
 from billow.services.events import change_event
@@ -45,6 +47,7 @@ class CustomerService:
     custom_fields: CustomFieldRepository
     clock: Clock
     new_id: IdGenerator
+    clocks: TestClockRepository | None = None
 
     def _now(self) -> str:
         return rfc3339(self.clock.now())
@@ -72,7 +75,15 @@ class CustomerService:
         return merged
 
     def create(self, scope: Scope, raw: dict[str, Any]) -> Customer:
+        raw = dict(raw)
+        test_clock_id = raw.pop("test_clock_id", None)
+        if test_clock_id is not None:
+            if scope.livemode:
+                raise validation_failed("/test_clock_id", "test clocks exist only for sandbox keys")
+            if self.clocks is None or self.clocks.get(scope, test_clock_id) is None:
+                raise validation_failed("/test_clock_id", f"no test clock with id {test_clock_id}")
         fields = parse_customer_fields(raw)
+        fields["test_clock_id"] = test_clock_id
         fields["custom_fields"] = self._custom_fields(
             scope, {}, raw.get("custom_fields") or {}, creating=True
         )

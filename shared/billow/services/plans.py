@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed, validation_failed
 from billow.domain.events import EventEnvelope
@@ -31,6 +31,9 @@ from billow.ports.repositories import (
 from billow.services.concurrency import read_decide_write
 from billow.services.events import change_event
 
+if TYPE_CHECKING:
+    from billow.services.subscriptions import SubscriptionService
+
 
 @dataclass
 class PlanService:
@@ -42,6 +45,8 @@ class PlanService:
     # For previews priced for one customer (their overrides replace the plan's prices).
     overrides: PriceOverrideRepository | None = None
     customers: CustomerRepository | None = None
+    # Moves subscribers between versions (the subscription use cases own that change).
+    subscriptions: SubscriptionService | None = None
 
     def _now(self) -> str:
         return rfc3339(self.clock.now())
@@ -293,11 +298,7 @@ class PlanService:
         }
 
     def migrate(self, scope: Scope, plan_id: str, raw: dict[str, Any]) -> dict[str, Any]:
-        """Check a migration and report it per subscription.
-
-        Subscriptions arrive with issue 4; until then no subscription can be on a plan, so the
-        report is always empty — but the request is validated exactly as it will be.
-        """
+        """Move the subscribers of one version to another and report it per subscription."""
         plan = self.get(scope, plan_id)
         source = plan.version_number(int(raw["from_version"]))
         target = plan.version_number(int(raw["to_version"]))
@@ -312,14 +313,26 @@ class PlanService:
             )
         if errors:
             raise ValidationFailed(detail="the migration is invalid", errors=errors)
+        when = raw.get("when", "next_period")
+        behavior = raw.get("proration_behavior", "create_prorations")
+        results = (
+            list(
+                self.subscriptions.migrate_plan(scope, plan.id, source.number, target.number, when, behavior)
+            )
+            if self.subscriptions is not None
+            else []
+        )
+        counts = {
+            r: sum(1 for x in results if x["result"] == r)
+            for r in ("migrated", "scheduled", "skipped", "failed")
+        }
         return {
             "object": "plan_migration",
             "plan_id": plan.id,
             "from_version": source.number,
             "to_version": target.number,
-            "when": raw.get("when", "next_period"),
-            "proration_behavior": raw.get("proration_behavior", "create_prorations"),
-            "subscriptions": [],
-            "migrated": 0,
-            "skipped": 0,
+            "when": when,
+            "proration_behavior": behavior,
+            "subscriptions": results,
+            **counts,
         }

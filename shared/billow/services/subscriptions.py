@@ -23,6 +23,7 @@ from billow.domain.billing import (
     unused_time_credit,
 )
 from billow.domain.errors import (
+    BillowError,
     ConcurrentModification,
     FieldError,
     InvalidStateTransition,
@@ -274,13 +275,13 @@ class SubscriptionService:
             raise validation_failed("/customer_id", f"no customer with id {raw['customer_id']}")
         if customer.status != "active":
             raise validation_failed("/customer_id", f"customer {customer.id} is disabled")
-        clock_id = raw.get("test_clock_id") or getattr(customer, "test_clock_id", None)
+        clock_id = raw.get("test_clock_id") or customer.test_clock_id
         if clock_id is not None:
             if scope.livemode:
                 raise validation_failed("/test_clock_id", "test clocks exist only for sandbox keys")
             if self.clocks.get(scope, clock_id) is None:
                 raise validation_failed("/test_clock_id", f"no test clock with id {clock_id}")
-            customer_clock = getattr(customer, "test_clock_id", None)
+            customer_clock = customer.test_clock_id
             if customer_clock not in (None, clock_id):
                 raise validation_failed("/test_clock_id", "the customer lives in another test clock")
         now = self._now(scope, clock_id)
@@ -1037,6 +1038,50 @@ class SubscriptionService:
             return StepOutcome(sub.touched(stamp, **fields), "subscription.updated")
 
         return self._act(scope, subscription_id, if_match, decide)
+
+    # --- plan migration ---------------------------------------------------------------------
+
+    def migrate_plan(
+        self, scope: Scope, plan_id: str, from_version: int, to_version: int, when: str, behavior: str
+    ) -> Sequence[dict[str, Any]]:
+        """Move every subscription on one version of a plan to another, one by one, and say
+        what happened to each. Repeating a migration skips what it already did."""
+        results: list[dict[str, Any]] = []
+        filters = SubscriptionFilter(plan_id=plan_id, plan_version=from_version)
+        subscriptions: Sequence[Subscription] = ()
+        page = Page(limit=100)
+        while True:
+            found = self.subscriptions.list(scope, filters, page)
+            subscriptions = (*subscriptions, *found.items)
+            if found.next_position is None:
+                break
+            page = Page(limit=100, after=found.next_position)
+        for sub in sorted(subscriptions, key=lambda s: s.id):
+            result: dict[str, Any] = {"subscription_id": sub.id, "customer_id": sub.customer_id}
+            if sub.is_ended:
+                results.append({**result, "result": "skipped", "reason": f"the subscription is {sub.status}"})
+                continue
+            if any(c.request.get("plan_version") == to_version for c in sub.scheduled_changes):
+                results.append(
+                    {**result, "result": "skipped", "reason": "the migration is already scheduled"}
+                )
+                continue
+            request = {
+                "plan_id": plan_id,
+                "plan_version": to_version,
+                "when": "immediately" if when == "immediately" else "next_period",
+                "proration_behavior": behavior,
+            }
+            try:
+                after = self.change(scope, sub.id, request, None)
+            except BillowError as error:
+                results.append({**result, "result": "failed", "code": error.code, "reason": error.detail})
+                continue
+            scheduled = when != "immediately" and after.plan_version == from_version
+            outcome = "scheduled" if scheduled else "migrated"
+            effective = next((c.effective_at for c in after.scheduled_changes if scheduled), None)
+            results.append({**result, "result": outcome, "effective_at": effective, "version": after.version})
+        return results
 
     # --- preview --------------------------------------------------------------------------------
 

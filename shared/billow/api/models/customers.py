@@ -53,6 +53,7 @@ class _CustomerFields(StrictModel):
 class CustomerCreate(_CustomerFields):
     name: Name
     external_id: ExternalId | None = None
+    test_clock_id: Id | None = None
 
 
 class CustomerUpdate(_CustomerFields):
