@@ -155,3 +155,36 @@ def test_plan_migration_moves_subscribers_and_reports_each(api: ApiClient, catal
     assert api.get(f"/v1/subscriptions/{now_sub['id']}").data["plan_version"] == 2
     renewal = invoices_of(api, now_sub["id"])[-1]
     assert [line["amount"]["amount"] for line in renewal["lines"]] == ["20.00"]
+
+
+def test_a_year_of_renewals_and_events_in_order(api: ApiClient, catalog: dict[str, Any]) -> None:
+    clock = new_clock(api, "2026-04-01T08:00:00Z")
+    sub = api.post(
+        "/v1/subscriptions",
+        {
+            "customer_id": new_customer(api),
+            "items": [{"price_id": catalog["fee50"]["id"]}],
+            "trial_days": 5,
+            "billing_anchor": {"day_of_month": 1},
+            "test_clock_id": clock,
+        },
+    ).data
+    assert (sub["status"], sub["trial_end"]) == ("trialing", "2026-04-06T00:00:00Z")
+    advance(api, clock, "2027-04-06T00:00:00Z")
+    invoices = invoices_of(api, sub["id"])
+    # API.md: 50.00 monthly, anchor day 1, five-day trial from April 1: first invoice 41.67.
+    assert invoices[0]["total"]["amount"] == "41.67"
+    assert [i["period_start"][:10] for i in invoices[1:]] == [
+        f"{y}-{m:02d}-01" for y, m in (*((2026, m) for m in range(5, 13)), *((2027, m) for m in range(1, 5)))
+    ]
+    events = api.get("/v1/events", query={"aggregate_id": sub["id"], "sort": "asc", "limit": "100"}).data
+    types = [e["type"] for e in events]
+    assert types == [
+        "subscription.created",
+        "subscription.trial_started",
+        "subscription.trial_will_end",
+        "subscription.activated",
+        *["subscription.renewed"] * 12,
+    ]
+    assert [e["aggregate"]["sequence"] for e in events] == list(range(1, len(events) + 1))
+    assert events[2]["created_at"] == "2026-04-03T00:00:00Z"

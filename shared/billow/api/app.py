@@ -12,6 +12,7 @@ from billow.api.routers import (
     api_keys,
     custom_fields,
     customers,
+    events,
     invoices,
     plans,
     price_overrides,
@@ -52,6 +53,7 @@ def build_api(resolver: R) -> R:
         subscriptions,
         test_clocks,
         invoices,
+        events,
     )
     for module in modules:
         resolver.include_router(module.router, prefix="/v1")

@@ -20,6 +20,7 @@ from billow.settings import get_settings
 
 if TYPE_CHECKING:
     from billow.adapters.dynamodb.credit_balances import DynamoCreditBalanceRepository
+    from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
@@ -160,6 +161,12 @@ class Container:
         from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
 
         return DynamoInvoiceRepository(self.table)
+
+    @cached_property
+    def event_log(self) -> DynamoEventLog:
+        from billow.adapters.dynamodb.event_log import DynamoEventLog
+
+        return DynamoEventLog(self.table)
 
     @cached_property
     def credit_balances(self) -> DynamoCreditBalanceRepository:

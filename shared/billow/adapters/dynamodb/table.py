@@ -209,6 +209,8 @@ def outbox_items(scope: Scope, events: Sequence[EventEnvelope]) -> list[dict[str
                 "gsi2sk": event.id,
                 "tenant_id": scope.tenant_id,
                 "event_type": event.type,
+                "aggregate_type": event.aggregate_type,
+                "aggregate_id": event.aggregate_id,
                 "envelope": event.as_dict(),
                 "expires_at": expires_at,
             }
