@@ -13,7 +13,6 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._paging import next_cursor, page_from
 from billow.domain.errors import NotFound
-from billow.domain.invoice import invoice_to_dict
 from billow.domain.tenancy import Scope
 
 router = Router()
@@ -31,6 +30,8 @@ def list_invoices(
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[str]:
+    from billow.domain.invoice import invoice_to_dict
+
     page, fingerprint = page_from(limit, cursor)
     result = container().invoices.list(_scope(), customer_id, subscription_id, page)
     return listing([invoice_to_dict(i) for i in result.items], next_cursor(fingerprint, result.next_position))
@@ -38,6 +39,8 @@ def list_invoices(
 
 @router.get("/invoices/<invoice_id>", tags=TAGS, summary="Get an invoice")
 def get_invoice(invoice_id: Annotated[str, Path(max_length=64)]) -> Response[str]:
+    from billow.domain.invoice import invoice_to_dict
+
     invoice = container().invoices.get(_scope(), invoice_id)
     if invoice is None:
         raise NotFound(detail=f"no invoice with id {invoice_id}")

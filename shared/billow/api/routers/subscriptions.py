@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -22,10 +22,10 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
-from billow.domain.invoice import invoice_to_dict
-from billow.domain.subscription import subscription_to_dict
 from billow.domain.tenancy import Scope
-from billow.ports.repositories import SubscriptionFilter
+
+if TYPE_CHECKING:
+    from billow.domain.subscription import Subscription
 
 router = Router()
 TAGS = ["Subscriptions"]
@@ -35,6 +35,13 @@ Status = Literal["pending", "trialing", "active", "past_due", "paused", "cancele
 
 def _scope() -> Scope:
     return current_request().require_scope()
+
+
+def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
+    # The subscription domain (periods, zoneinfo) loads on first use, not at cold start.
+    from billow.domain.subscription import subscription_to_dict as to_dict
+
+    return to_dict(sub)
 
 
 @router.post("/subscriptions", middlewares=[idempotency_required], tags=TAGS, summary="Subscribe a customer")
@@ -55,6 +62,8 @@ def list_subscriptions(
     plan_id: Annotated[str | None, Query(max_length=64)] = None,
     test_clock_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[str]:
+    from billow.ports.repositories import SubscriptionFilter
+
     page, fingerprint = page_from(limit, cursor)
     filters = SubscriptionFilter(
         customer_id=customer_id, status=status, plan_id=plan_id, test_clock_id=test_clock_id
@@ -173,6 +182,8 @@ def cancel_scheduled_change(
     summary="Preview the next invoice (computed, never stored)",
 )
 def upcoming_invoice(subscription_id: SubscriptionId) -> Response[str]:
+    from billow.domain.invoice import invoice_to_dict
+
     invoice = container().subscriptions.upcoming_invoice(_scope(), subscription_id)
     data = invoice_to_dict(invoice)
     data.update({"id": None, "object": "upcoming_invoice"})
