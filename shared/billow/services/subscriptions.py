@@ -25,6 +25,7 @@ from billow.domain.billing import (
 from billow.domain.errors import (
     BillowError,
     ConcurrentModification,
+    Conflict,
     FieldError,
     InvalidStateTransition,
     NotFound,
@@ -113,6 +114,11 @@ class SubscriptionService:
         clock = self.clocks.get(scope, test_clock_id)
         if clock is None:  # pragma: no cover - clocks are never deleted
             raise NotFound(detail=f"no test clock with id {test_clock_id}")
+        if clock.status == "advancing":
+            # Its objects are mid-way between two times; changes wait until it is ready.
+            raise Conflict(
+                detail=f"test clock {clock.id} is advancing to {clock.advancing_to}; retry when ready"
+            )
         return parse_time(clock.frozen_time)
 
     # --- pricing ----------------------------------------------------------------------------
@@ -545,7 +551,9 @@ class SubscriptionService:
             new_id=self.new_id,
         )
         cleared = replace(sub, pending_items=())
-        if sub.end_at is not None and sub.end_at <= sub.current_period_end and not sub.auto_renew:
+        # Without auto-renewal a subscription ends with its term (end_at), or without a term
+        # with the period it is in.
+        if not sub.auto_renew and (sub.end_at is None or sub.end_at <= sub.current_period_end):
             after = cleared.expire(sub.current_period_end, now)
             return self._with_invoice(
                 after,
