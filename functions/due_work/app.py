@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from billow.api.container import container
 
 logger = Logger(service="billow")
-# Stop taking new steps when this little time is left; the next run picks up the rest.
+# At most this many steps per run (well inside the timeout); the next run picks up the rest.
 STEPS_PER_RUN = 5_000
 
 

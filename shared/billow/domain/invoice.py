@@ -125,6 +125,10 @@ class Invoice:
         duplicated run finds the key taken and creates nothing."""
         if self.subscription_id is None or self.period_start is None:
             return None
+        if self.billing_reason not in ("subscription_create", "subscription_cycle"):
+            # Change and cancellation invoices are made in the transaction that moves the
+            # subscription's version, which already makes them once-only.
+            return None
         return f"{self.subscription_id}:{self.billing_reason}:{self.period_start}"
 
 

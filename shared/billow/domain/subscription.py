@@ -179,7 +179,9 @@ class DueStep:
     """The earliest time-driven step of a subscription; ``rank`` orders steps due together."""
 
     at: str
-    kind: Literal["start", "trial_will_end", "scheduled_change", "trial_end", "resume", "period_end"]
+    kind: Literal[
+        "start", "trial_will_end", "scheduled_change", "trial_end", "resume", "term_end", "period_end"
+    ]
     rank: int
     change_id: str | None = None
 
@@ -222,6 +224,8 @@ class Subscription:
     paused_at: str | None = None
     resume_at: str | None = None
     pending_items: tuple[PendingItem, ...] = ()
+    # The last scheduled change that could not apply when it fell due, and why.
+    last_failed_change: dict[str, Any] | None = None
     scheduled_changes: tuple[ScheduledChange, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
     version: int = 1
@@ -258,6 +262,9 @@ class Subscription:
                 steps.append(DueStep(change.effective_at, "scheduled_change", 2, change.id))
         if self.status == "paused" and self.resume_at:
             steps.append(DueStep(self.resume_at, "resume", 5))
+        if self.status == "paused" and self.end_at and not self.auto_renew:
+            # A fixed term ends on time even while paused.
+            steps.append(DueStep(self.end_at, "term_end", 5))
         if self.status in BILLING_STATUSES and self.current_period_end:
             steps.append(DueStep(self.current_period_end, "period_end", 6))
         if not steps:
@@ -407,6 +414,7 @@ def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
         "resume_at": sub.resume_at,
         "pending_items": [p.to_dict() for p in sub.pending_items],
         "scheduled_changes": [c.to_dict() for c in sub.scheduled_changes],
+        "last_failed_change": sub.last_failed_change,
         "next_action": {"type": due.kind, "at": due.at} if due else None,
         "metadata": dict(sub.metadata),
         "created_at": sub.created_at,
@@ -457,6 +465,7 @@ def subscription_from_dict(data: Mapping[str, Any]) -> Subscription:
         resume_at=data.get("resume_at"),
         pending_items=tuple(PendingItem.from_dict(p) for p in data.get("pending_items") or ()),
         scheduled_changes=tuple(ScheduledChange.from_dict(c) for c in data.get("scheduled_changes") or ()),
+        last_failed_change=data.get("last_failed_change"),
         metadata=dict(data.get("metadata") or {}),
         version=int(data.get("version", 1)),
     )

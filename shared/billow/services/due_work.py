@@ -52,32 +52,34 @@ class DueWorkService:
         steps = failed = 0
         skipped: set[str] = set()
         while steps < max_steps:
+            # Ask for enough entries to see past the subscriptions skipped in this run.
+            limit = len(skipped) + (1 if clock else BATCH)
             entries = [
                 e
-                for e in self.subscriptions.due(bound, clock=clock, limit=1 if clock else BATCH)
+                for e in self.subscriptions.due(bound, clock=clock, limit=limit)
                 if e.subscription_id not in skipped
             ]
+            if clock:
+                entries = entries[:1]  # strictly in due-time order across the clock's subscriptions
             if not entries:
                 return DueWorkReport(steps, failed, complete=True)
             for entry in entries:
                 try:
-                    ran = self.subscription_steps.run_step(entry.scope, entry.subscription_id, bound, None)
-                except BillowError as error:
-                    ran = None
+                    self.subscription_steps.run_step(entry.scope, entry.subscription_id, bound, None)
+                except Exception as error:
                     failed += 1
                     skipped.add(entry.subscription_id)
-                    logger.error(
+                    logger.exception(
                         "a due step failed",
                         extra={
                             "subscription_id": entry.subscription_id,
                             "tenant_id": entry.scope.tenant_id,
                             "due_at": entry.due_at,
-                            "code": error.code,
-                            "detail": error.detail,
+                            "code": error.code if isinstance(error, BillowError) else "internal_error",
+                            "detail": error.detail
+                            if isinstance(error, BillowError)
+                            else type(error).__name__,
                         },
                     )
                 steps += 1
-                if ran is None and clock is not None and entry.subscription_id not in skipped:
-                    # The index showed a step another run has taken; look again.
-                    continue
         return DueWorkReport(steps, failed, complete=False)

@@ -259,11 +259,14 @@ class SubscriptionService:
             raise ValidationFailed(detail="the subscription's items are invalid", errors=errors)
         return currency or currencies.pop()
 
-    def _new_item(self, scope: Scope, raw: Mapping[str, Any], pointer: str, kind: str) -> SubscriptionItem:
+    def _new_item(
+        self, scope: Scope, raw: Mapping[str, Any], pointer: str, kind: str, *, scheduled: bool = False
+    ) -> SubscriptionItem:
         price = self.prices.get(scope, raw["price_id"])
         if price is None:
             raise validation_failed(f"{pointer}/price_id", f"no price with id {raw['price_id']}")
-        if price.status != "active":
+        # A scheduled change was checked when it was scheduled; a price archived since applies.
+        if price.status != "active" and not scheduled:
             raise validation_failed(f"{pointer}/price_id", "the price is archived")
         return SubscriptionItem(
             id=self.new_id(),
@@ -324,6 +327,10 @@ class SubscriptionService:
         day_of_month = (
             anchor.get("day_of_month") if anchor.get("type", "day_of_month") == "day_of_month" else None
         )
+        if anchor and anchor.get("type", "day_of_month") == "day_of_month" and day_of_month is None:
+            raise validation_failed(
+                "/billing_anchor/day_of_month", "a day_of_month anchor needs its day (1-31)"
+            )
         trial_end_day = local_date(start, timezone) + timedelta(days=trial_days)
         billing_start_day = trial_end_day if trial_days else local_date(start, timezone)
         try:
@@ -496,9 +503,18 @@ class SubscriptionService:
             sub = replace(sub, scheduled_changes=remaining)
             if change.action == "cancel":
                 return self._cancel_now(scope, sub, at, now, change.request.get("refund", "none"))
-            return self._apply_change(
-                scope, sub, change.request, at, now, prorate=not change.at_period_end, scheduled=True
-            )
+            try:
+                return self._apply_change(
+                    scope, sub, change.request, at, now, prorate=not change.at_period_end, scheduled=True
+                )
+            except BillowError as error:
+                # It no longer fits (e.g. its item was removed since): it is dropped, never
+                # retried forever, and the event says why.
+                failed = {**change.to_dict(), "failure": {"code": error.code, "detail": error.detail}}
+                dropped = sub.touched(now, last_failed_change=failed)
+                return StepOutcome(dropped, "subscription.scheduled_change_failed")
+        if step.kind == "term_end":
+            return StepOutcome(sub.expire(step.at, now), "subscription.expired")
         return self._period_end(scope, sub, at, now)
 
     def _begin_billing(
@@ -631,7 +647,7 @@ class SubscriptionService:
     # --- changes --------------------------------------------------------------------------------
 
     def _changed_items(
-        self, scope: Scope, sub: Subscription, request: Mapping[str, Any]
+        self, scope: Scope, sub: Subscription, request: Mapping[str, Any], scheduled: bool = False
     ) -> tuple[tuple[SubscriptionItem, ...], dict[str, Any]]:
         """The items after a change request, and the other fields it changes (plan)."""
         if request.get("plan_id"):
@@ -670,7 +686,7 @@ class SubscriptionService:
                     continue
                 updated = current
                 if entry.get("price_id") and entry["price_id"] != current.price_id:
-                    fresh = self._new_item(scope, entry, pointer, current.kind)
+                    fresh = self._new_item(scope, entry, pointer, current.kind, scheduled=scheduled)
                     updated = replace(current, price_id=fresh.price_id, product_id=fresh.product_id)
                 if entry.get("quantity") is not None:
                     updated = replace(updated, quantity=_quantity(entry["quantity"], f"{pointer}/quantity"))
@@ -680,7 +696,8 @@ class SubscriptionService:
             else:
                 if not entry.get("price_id"):
                     raise validation_failed(f"{pointer}/price_id", "a new item needs a price_id")
-                changed.append(self._new_item(scope, entry, pointer, entry.get("kind") or "item"))
+                kind = entry.get("kind") or "item"
+                changed.append(self._new_item(scope, entry, pointer, kind, scheduled=scheduled))
         return tuple(changed), {}
 
     def _apply_change(
@@ -694,7 +711,7 @@ class SubscriptionService:
         prorate: bool,
         scheduled: bool = False,
     ) -> StepOutcome:
-        items, fields = self._changed_items(scope, sub, request)
+        items, fields = self._changed_items(scope, sub, request, scheduled)
         if not scheduled:  # checked when it was scheduled; a price archived since still applies
             self._check_items(scope, items, sub.currency)
         cycle_changes = (
@@ -854,7 +871,9 @@ class SubscriptionService:
         def decide(sub: Subscription, now: datetime, stamp: str) -> StepOutcome:
             sub.require_changeable()
             request = {k: v for k, v in raw.items() if k not in ("when", "at")}
-            if when == "immediately":
+            # Before its start nothing is billed yet: "next period" is the first one, so the
+            # change applies now (and is not prorated).
+            if when == "immediately" or (when == "next_period" and sub.status == "pending"):
                 return self._apply_change(scope, sub, request, now, stamp, prorate=True)
             # Validate now what will run later, so a scheduled change cannot fail then.
             self._apply_change(scope, sub, request, now, stamp, prorate=when == "at")
@@ -920,7 +939,7 @@ class SubscriptionService:
         def decide(sub: Subscription, now: datetime, stamp: str) -> StepOutcome:
             if sub.is_ended:
                 raise InvalidStateTransition(detail=f"subscription {sub.id} is already {sub.status}")
-            if when == "immediately":
+            if when == "immediately" or (when == "period_end" and sub.status == "pending"):
                 return self._cancel_now(scope, sub, now, stamp, refund)
             effective, at_period_end = self._schedule_time(
                 sub, raw, now, "at" if when == "at" else "next_period"
@@ -984,6 +1003,8 @@ class SubscriptionService:
         def decide(sub: Subscription, now: datetime, stamp: str) -> StepOutcome:
             sub.require_changeable()
             if (raw.get("type") or "recurring") == "recurring":
+                # Checked here first, so problems point at the add-on's own fields.
+                self._new_item(scope, raw, "", "add_on")
                 request = {
                     "items": [
                         {"price_id": raw["price_id"], "quantity": raw.get("quantity", "1"), "kind": "add_on"}
@@ -1069,7 +1090,7 @@ class SubscriptionService:
             if sub.is_ended:
                 results.append({**result, "result": "skipped", "reason": f"the subscription is {sub.status}"})
                 continue
-            if any(c.request.get("plan_version") == to_version for c in sub.scheduled_changes):
+            if any(self._migrates_to(c, plan_id, to_version) for c in sub.scheduled_changes):
                 results.append(
                     {**result, "result": "skipped", "reason": "the migration is already scheduled"}
                 )
@@ -1087,9 +1108,20 @@ class SubscriptionService:
                 continue
             scheduled = when != "immediately" and after.plan_version == from_version
             outcome = "scheduled" if scheduled else "migrated"
-            effective = next((c.effective_at for c in after.scheduled_changes if scheduled), None)
+            effective = next(
+                (
+                    c.effective_at
+                    for c in after.scheduled_changes
+                    if self._migrates_to(c, plan_id, to_version)
+                ),
+                None,
+            )
             results.append({**result, "result": outcome, "effective_at": effective, "version": after.version})
         return results
+
+    @staticmethod
+    def _migrates_to(change: ScheduledChange, plan_id: str, version: int) -> bool:
+        return change.request.get("plan_id") == plan_id and change.request.get("plan_version") == version
 
     # --- preview --------------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ class TestClockService:
                 if c.status == "advancing" and c.advancing_to == target
                 else c.begin_advance(target, rfc3339(self.clock.now()))
             ),
-            lambda before, after: write(before, after, None),
+            lambda before, after: write(before, after, "test_clock.advancing"),
             if_match=if_match,
             version_of=lambda c: c.version,
             what="test clock",
