@@ -303,6 +303,7 @@ def test_customer_to_dict_is_the_public_representation() -> None:
         "metadata",
         "status",
         "merged_into",
+        "test_clock_id",
         "created_at",
         "updated_at",
         "version",
