@@ -18,6 +18,7 @@ InvoiceType = Literal["subscription", "proration", "one_off"]
 BillingReason = Literal[
     "subscription_create",
     "subscription_cycle",
+    "subscription_resume",
     "subscription_update",
     "subscription_cancel",
     "subscription_end",

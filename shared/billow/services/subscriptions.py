@@ -514,7 +514,19 @@ class SubscriptionService:
                 dropped = sub.touched(now, last_failed_change=failed)
                 return StepOutcome(dropped, "subscription.scheduled_change_failed")
         if step.kind == "term_end":
-            return StepOutcome(sub.expire(step.at, now), "subscription.expired")
+            # Whatever was pending (the pause credit) goes on the final invoice.
+            lines = pending_lines(sub.pending_items)
+            after = sub.expire(step.at, now)
+            return self._with_invoice(
+                after,
+                "subscription.expired",
+                "subscription",
+                "subscription_end",
+                sub.paused_at,
+                step.at,
+                lines,
+                now,
+            )
         return self._period_end(scope, sub, at, now)
 
     def _begin_billing(
@@ -816,7 +828,7 @@ class SubscriptionService:
             replace(after, pending_items=()),
             "subscription.resumed",
             "subscription",
-            "subscription_cycle",
+            "subscription_resume",
             start,
             end,
             lines,
@@ -1002,9 +1014,14 @@ class SubscriptionService:
 
         def decide(sub: Subscription, now: datetime, stamp: str) -> StepOutcome:
             sub.require_changeable()
+            # Checked here first, so problems point at the add-on's own fields.
+            add_on = self._new_item(scope, raw, "", "add_on")
+            price = self.prices.get(scope, add_on.price_id)
+            if price is not None and price.currency != sub.currency:
+                raise validation_failed(
+                    "/price_id", f"the price is in {price.currency}; the subscription is in {sub.currency}"
+                )
             if (raw.get("type") or "recurring") == "recurring":
-                # Checked here first, so problems point at the add-on's own fields.
-                self._new_item(scope, raw, "", "add_on")
                 request = {
                     "items": [
                         {"price_id": raw["price_id"], "quantity": raw.get("quantity", "1"), "kind": "add_on"}
