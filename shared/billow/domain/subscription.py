@@ -39,7 +39,6 @@ TRIAL_NOTICE = timedelta(days=3)
 MAX_ITEMS = 50
 MAX_PENDING_ITEMS = 200
 MAX_SCHEDULED_CHANGES = 20
-MUTABLE_FIELDS = frozenset({"metadata", "collection_method", "payment_terms_days"})
 
 
 def parse_time(value: str) -> datetime:

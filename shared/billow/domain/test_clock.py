@@ -54,10 +54,6 @@ class TestClock:
             version=self.version + 1,
         )
 
-    def moved_to(self, moment: str, now: str) -> TestClock:
-        """Progress during an advance: the clock's time follows the due work it has run."""
-        return replace(self, frozen_time=moment, updated_at=now, version=self.version + 1)
-
 
 def clock_to_dict(clock: TestClock) -> dict[str, Any]:
     return {
