@@ -532,17 +532,35 @@ class SubscriptionService:
     def _begin_billing(
         self, scope: Scope, sub: Subscription, at: datetime, now: str, reason: BillingReason, event: str
     ) -> StepOutcome:
-        start, end, boundary = first_period(sub, at)
-        after = sub.start_period(start, end, boundary, now)
-        lines = recurring_lines(
-            self.priced(scope, after),
-            sub.currency,
-            timing="in_advance",
-            period_start=start,
-            period_end=end,
-            fraction=self._period_fraction(after, start, end, boundary),
-            new_id=self.new_id,
-        )
+        return self._open_period(scope, sub, first_period(sub, at), now, event, reason)
+
+    def _open_period(
+        self,
+        scope: Scope,
+        sub: Subscription,
+        period: tuple[str, str, str],
+        now: str,
+        event: str,
+        reason: BillingReason,
+        closing: Sequence[InvoiceLine] = (),
+    ) -> StepOutcome:
+        """Start a billed period and invoice it: the pending items, what closes the previous
+        period (in-arrears fees), then the new period's in-advance fees."""
+        start, end, boundary = period
+        after = replace(sub.start_period(start, end, boundary, now), pending_items=())
+        lines = [
+            *pending_lines(sub.pending_items),
+            *closing,
+            *recurring_lines(
+                self.priced(scope, after),
+                sub.currency,
+                timing="in_advance",
+                period_start=start,
+                period_end=end,
+                fraction=self._period_fraction(after, start, end, boundary),
+                new_id=self.new_id,
+            ),
+        ]
         return self._with_invoice(after, event, "subscription", reason, start, end, lines, now)
 
     def _period_fraction(self, sub: Subscription, start: str, end: str, boundary: str) -> ProrationFraction:
@@ -567,7 +585,7 @@ class SubscriptionService:
     def _period_end(self, scope: Scope, sub: Subscription, at: datetime, now: str) -> StepOutcome:
         assert sub.current_period_start is not None
         assert sub.current_period_end is not None
-        closing = pending_lines(sub.pending_items) + recurring_lines(
+        closing = recurring_lines(
             self.priced(scope, sub),
             sub.currency,
             timing="in_arrears",
@@ -578,11 +596,10 @@ class SubscriptionService:
             ),
             new_id=self.new_id,
         )
-        cleared = replace(sub, pending_items=())
         # Without auto-renewal a subscription ends with its term (end_at), or without a term
         # with the period it is in.
         if not sub.auto_renew and (sub.end_at is None or sub.end_at <= sub.current_period_end):
-            after = cleared.expire(sub.current_period_end, now)
+            after = sub.expire(sub.current_period_end, now)
             return self._with_invoice(
                 after,
                 "subscription.expired",
@@ -590,24 +607,14 @@ class SubscriptionService:
                 "subscription_end",
                 sub.current_period_start,
                 sub.current_period_end,
-                closing,
+                [*pending_lines(sub.pending_items), *closing],
                 now,
             )
+        renewing = sub
         if sub.end_at is not None and sub.end_at <= sub.current_period_end:
-            cleared = replace(cleared, end_at=renewed_term_end(sub))
-        start, end, boundary = next_period(cleared)
-        after = cleared.start_period(start, end, boundary, now)
-        lines = closing + recurring_lines(
-            self.priced(scope, after),
-            sub.currency,
-            timing="in_advance",
-            period_start=start,
-            period_end=end,
-            fraction=self._period_fraction(after, start, end, boundary),
-            new_id=self.new_id,
-        )
-        return self._with_invoice(
-            after, "subscription.renewed", "subscription", "subscription_cycle", start, end, lines, now
+            renewing = replace(sub, end_at=renewed_term_end(sub))
+        return self._open_period(
+            scope, renewing, next_period(renewing), now, "subscription.renewed", "subscription_cycle", closing
         )
 
     def _with_invoice(
@@ -813,26 +820,8 @@ class SubscriptionService:
         anchor the anchor moves to that date (docs/subscriptions.md)."""
         anchor_day = sub.anchor_day if sub.day_of_month_anchor else local_date(at, sub.timezone).day
         sub = replace(sub, anchor_day=anchor_day, resume_at=None, paused_at=None)
-        start, end, boundary = first_period(sub, at)
-        after = sub.start_period(start, end, boundary, now)
-        lines = pending_lines(sub.pending_items) + recurring_lines(
-            self.priced(scope, after),
-            sub.currency,
-            timing="in_advance",
-            period_start=start,
-            period_end=end,
-            fraction=self._period_fraction(after, start, end, boundary),
-            new_id=self.new_id,
-        )
-        return self._with_invoice(
-            replace(after, pending_items=()),
-            "subscription.resumed",
-            "subscription",
-            "subscription_resume",
-            start,
-            end,
-            lines,
-            now,
+        return self._open_period(
+            scope, sub, first_period(sub, at), now, "subscription.resumed", "subscription_resume"
         )
 
     # --- the API's actions -------------------------------------------------------------------

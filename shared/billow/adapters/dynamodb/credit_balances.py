@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from billow.adapters.dynamodb.table import DynamoTable, Transaction, key_of
+from billow.adapters.dynamodb.table import DynamoTable, Transaction, take_page
 from billow.domain.money import Money
 from billow.domain.tenancy import Scope
 from billow.ports.repositories import CreditEntry, Page, PageResult
@@ -92,9 +92,5 @@ class DynamoCreditBalanceRepository:
             start=page.after,
             page_size=page.limit + 1,
         )
-        found = [item for _, item in zip(range(page.limit + 1), items, strict=False)]
-        has_more = len(found) > page.limit
-        return PageResult(
-            items=[_entry(item) for item in found[: page.limit]],
-            next_position=key_of(found[page.limit - 1], None) if has_more else None,
-        )
+        found, position = take_page(items, page.limit, None)
+        return PageResult(items=[_entry(item) for item in found], next_position=position)

@@ -17,8 +17,8 @@ from billow.adapters.dynamodb.table import (
     DynamoTable,
     Transaction,
     TransactionCancelled,
-    key_of,
     outbox_items,
+    take_page,
     without_keys,
 )
 from billow.domain.errors import ConcurrentModification, Conflict
@@ -136,15 +136,9 @@ class EntityStore(Generic[T]):
             # Limit applies before the filter: with a selective filter, read bigger pages.
             page_size=100 if item_filter.selective else page.limit + 6,
         )
-        found: list[dict[str, Any]] = []
-        for item in items:
-            found.append(item)
-            if len(found) > page.limit:
-                break
-        entities = [self.kind.from_dict(without_keys(item)) for item in found[: page.limit]]
-        has_more = len(found) > page.limit
+        found, position = take_page(items, page.limit, "gsi1")
         return PageResult(
-            items=entities, next_position=key_of(found[page.limit - 1], "gsi1") if has_more else None
+            items=[self.kind.from_dict(without_keys(item)) for item in found], next_position=position
         )
 
     def write(

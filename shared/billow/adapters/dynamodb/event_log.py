@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from billow.adapters.dynamodb.entities import ItemFilter
-from billow.adapters.dynamodb.table import DynamoTable, key_of
+from billow.adapters.dynamodb.table import DynamoTable, take_page
 from billow.domain.tenancy import Scope
 from billow.ports.repositories import Page, PageResult
 
@@ -47,13 +47,5 @@ class DynamoEventLog:
             values=item_filter.values,
             page_size=100 if item_filter.selective else page.limit + 1,
         )
-        found: list[dict[str, Any]] = []
-        for item in items:
-            found.append(item)
-            if len(found) > page.limit:
-                break
-        has_more = len(found) > page.limit
-        return PageResult(
-            items=[_plain(item["envelope"]) for item in found[: page.limit]],
-            next_position=key_of(found[page.limit - 1], "gsi1") if has_more else None,
-        )
+        found, position = take_page(items, page.limit, "gsi1")
+        return PageResult(items=[_plain(item["envelope"]) for item in found], next_position=position)

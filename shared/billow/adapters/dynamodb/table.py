@@ -47,6 +47,20 @@ def key_of(item: dict[str, Any], index: str | None) -> dict[str, Any]:
     return {name: item[name] for name in names}
 
 
+def take_page(
+    items: Iterator[dict[str, Any]], limit: int, index: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to ``limit`` items of a query, and the position to continue from when there are more
+    (one extra item is read to know)."""
+    found: list[dict[str, Any]] = []
+    for item in items:
+        found.append(item)
+        if len(found) > limit:
+            break
+    more = len(found) > limit
+    return found[:limit], key_of(found[limit - 1], index) if more else None
+
+
 class TransactionCancelled(Exception):
     """A transaction failed; ``reasons`` has one code per item, in order (None = fine)."""
 
