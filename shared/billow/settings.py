@@ -21,6 +21,7 @@ class Settings:
     cursor_secret: bytes
     stage: str
     max_body_bytes: int
+    max_ingest_body_bytes: int
     api_key_cache_seconds: float
     enable_swagger: bool
     outbox_sweep_min_age_seconds: float
@@ -42,6 +43,8 @@ def get_settings() -> Settings:
         cursor_secret=_env("BILLOW_CURSOR_SECRET", "local-development-cursor-secret").encode(),
         stage=_env("BILLOW_STAGE", "local"),
         max_body_bytes=int(_env("BILLOW_MAX_BODY_BYTES", str(256 * 1024))),
+        # A batch of 1,000 usage events with their properties (Lambda takes 6 MB).
+        max_ingest_body_bytes=int(_env("BILLOW_MAX_INGEST_BODY_BYTES", str(5 * 1024 * 1024))),
         api_key_cache_seconds=float(_env("BILLOW_API_KEY_CACHE_SECONDS", "60")),
         enable_swagger=_env("BILLOW_ENABLE_SWAGGER", "false").lower() == "true",
         outbox_sweep_min_age_seconds=float(_env("BILLOW_OUTBOX_SWEEP_MIN_AGE_SECONDS", "30")),

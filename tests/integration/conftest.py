@@ -8,7 +8,7 @@ import pytest
 from billow.api.container import container
 from tests.support.api_client import ApiClient
 from tests.support.aws import local_aws
-from tests.support.functions import load_function
+from tests.support.functions import gateway
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def api_handler(aws: None) -> Any:
-    return load_function("api").lambda_handler
+    return gateway()
 
 
 def new_tenant_client(handler: Any, name: str, *, livemode: bool = False) -> ApiClient:

@@ -19,3 +19,19 @@ def load_function(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+INGEST_PREFIX = "/v1/usage/events"
+
+
+def gateway() -> Any:
+    """The HTTP API's routes as template.yaml declares them: usage events go to the ingest
+    function, everything else to the API function."""
+    api = load_function("api").lambda_handler
+    ingest = load_function("ingest").lambda_handler
+
+    def route(event: dict[str, Any], context: Any) -> Any:
+        target = ingest if str(event.get("rawPath", "")).startswith(INGEST_PREFIX) else api
+        return target(event, context)
+
+    return route

@@ -16,7 +16,7 @@ from billow.api.auth import key_cache
 from billow.api.container import container
 from tests.support.api_client import ApiClient
 from tests.support.aws import IDEMPOTENCY_TABLE, TABLE, create_tables, local_aws
-from tests.support.functions import load_function
+from tests.support.functions import gateway
 
 
 @contextmanager
@@ -25,7 +25,7 @@ def module_backend() -> Iterator[Any]:
     the handler cost more than most of these tests; fresh_tables() still gives every test
     empty tables of its own."""
     with pytest.MonkeyPatch.context() as patch, local_aws(patch):
-        yield load_function("api").lambda_handler
+        yield gateway()
 
 
 def fresh_tables() -> None:

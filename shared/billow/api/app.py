@@ -14,6 +14,7 @@ from billow.api.routers import (
     customers,
     events,
     invoices,
+    meters,
     plans,
     price_overrides,
     prices,
@@ -39,7 +40,9 @@ API_TITLE = "Billow API"
 API_VERSION = "1.0.0"
 
 
-def build_api(resolver: R) -> R:
+def build_api(resolver: R, *, with_ingest: bool = False) -> R:
+    """Every route; ``with_ingest`` adds the usage events routes too (the local stack and the
+    OpenAPI document: in AWS they belong to the ingest function)."""
     resolver.use(middlewares=[edge_middleware])
     register_exception_handlers(resolver)
     modules = (
@@ -50,6 +53,7 @@ def build_api(resolver: R) -> R:
         prices,
         price_overrides,
         plans,
+        meters,
         subscriptions,
         test_clocks,
         invoices,
@@ -57,6 +61,10 @@ def build_api(resolver: R) -> R:
     )
     for module in modules:
         resolver.include_router(module.router, prefix="/v1")
+    if with_ingest:
+        from billow.api.routers import usage_events
+
+        resolver.include_router(usage_events.router, prefix="/v1")
     if get_settings().enable_swagger:
         resolver.enable_swagger(
             path="/swagger",
@@ -65,6 +73,17 @@ def build_api(resolver: R) -> R:
             security_schemes=_security_schemes(),
             security=_SECURITY,
         )
+    return resolver
+
+
+def build_ingest(resolver: R) -> R:
+    """The ingest function's app: the usage events routes behind the same edge (auth, limits,
+    problems) as every other route."""
+    from billow.api.routers import usage_events
+
+    resolver.use(middlewares=[edge_middleware])
+    register_exception_handlers(resolver)
+    resolver.include_router(usage_events.router, prefix="/v1")
     return resolver
 
 

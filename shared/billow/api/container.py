@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from billow.adapters.dynamodb.credit_balances import DynamoCreditBalanceRepository
     from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
+    from billow.adapters.dynamodb.usage import DynamoUsageStore
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
     from billow.services.due_work import DueWorkService
+    from billow.services.meters import MeterService
     from billow.services.plans import PlanService
     from billow.services.price_overrides import PriceOverrideService
     from billow.services.prices import PriceService
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from billow.services.subscriptions import SubscriptionService
     from billow.services.tenancy import TenancyService
     from billow.services.test_clocks import TestClockService
+    from billow.services.usage import UsageService
+    from billow.services.usage_ingest import UsageIngestService
 
 
 @dataclass
@@ -73,13 +77,25 @@ class Container:
         return ProductService(DynamoProductRepository(self.table), self.clock, self.new_id)
 
     @cached_property
+    def meters(self) -> MeterService:
+        from billow.adapters.dynamodb.meters import DynamoMeterRepository
+        from billow.services.meters import MeterService
+
+        return MeterService(DynamoMeterRepository(self.table), self.clock, self.new_id)
+
+    @cached_property
     def prices(self) -> PriceService:
+        from billow.adapters.dynamodb.meters import DynamoMeterRepository
         from billow.adapters.dynamodb.prices import DynamoPriceRepository
         from billow.adapters.dynamodb.products import DynamoProductRepository
         from billow.services.prices import PriceService
 
         return PriceService(
-            DynamoPriceRepository(self.table), DynamoProductRepository(self.table), self.clock, self.new_id
+            DynamoPriceRepository(self.table),
+            DynamoProductRepository(self.table),
+            self.clock,
+            self.new_id,
+            meters=DynamoMeterRepository(self.table),
         )
 
     @cached_property
@@ -138,6 +154,39 @@ class Container:
             overrides=DynamoPriceOverrideRepository(self.table),
             tenants=DynamoTenantRepository(self.table),
             clocks=DynamoTestClockRepository(self.table),
+            clock=self.clock,
+            new_id=self.new_id,
+            usage=self.usage,
+        )
+
+    @cached_property
+    def usage_store(self) -> DynamoUsageStore:
+        from billow.adapters.dynamodb.usage import DynamoUsageStore
+
+        return DynamoUsageStore(self.table)
+
+    @cached_property
+    def usage(self) -> UsageService:
+        from billow.adapters.dynamodb.meters import DynamoMeterRepository
+        from billow.services.usage import UsageService
+
+        return UsageService(self.usage_store, DynamoMeterRepository(self.table))
+
+    @cached_property
+    def usage_ingest(self) -> UsageIngestService:
+        # Built without the subscription service: the ingest function loads no billing code.
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.meters import DynamoMeterRepository
+        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
+        from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
+        from billow.services.usage_ingest import UsageIngestService
+
+        return UsageIngestService(
+            meters=DynamoMeterRepository(self.table),
+            customers=DynamoCustomerRepository(self.table),
+            subscriptions=DynamoSubscriptionRepository(self.table),
+            clocks=DynamoTestClockRepository(self.table),
+            store=self.usage_store,
             clock=self.clock,
             new_id=self.new_id,
         )

@@ -41,6 +41,8 @@ logger = Logger(service="billow")
 metrics = Metrics(namespace="Billow", service="billow")
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Usage batches are bigger than any other request.
+INGEST_PATH = "/v1/usage/events"
 # Powertools' local ASGI resolver gives every request this same id; we make our own there.
 _LOCAL_RESOLVER_REQUEST_ID = "local-request-id"
 
@@ -83,8 +85,10 @@ def _check_body(request: RequestContext) -> None:
     """Size, media type and JSON syntax, in that order, before any route logic runs."""
     if request.method not in _BODY_METHODS or not request.body:
         return
-    if len(request.body.encode()) > get_settings().max_body_bytes:
-        raise PayloadTooLarge(detail=f"the body exceeds {get_settings().max_body_bytes} bytes")
+    settings = get_settings()
+    limit = settings.max_ingest_body_bytes if request.path.endswith(INGEST_PATH) else settings.max_body_bytes
+    if len(request.body.encode()) > limit:
+        raise PayloadTooLarge(detail=f"the body exceeds {limit} bytes")
     content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
     if content_type and not (content_type == "application/json" or content_type.endswith("+json")):
         raise UnsupportedMediaType(

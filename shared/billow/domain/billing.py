@@ -8,8 +8,9 @@ meters on the invoice that closes the period (usage metering, issue 5).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from billow.domain.invoice import InvoiceLine
@@ -18,7 +19,9 @@ from billow.domain.proration import ProrationFraction, prorate
 from billow.domain.subscription import PendingItem, SubscriptionItem
 
 if TYPE_CHECKING:
+    from billow.domain.meter import Meter
     from billow.domain.pricing import PriceComputation, PriceTerms
+    from billow.domain.usage import Group, GroupTotals, PeriodWindow
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class PricedItem:
     product_type: str
     product_name: str
     price_override_id: str | None = None
+    # Usage prices for one group of their meter.
+    meter_group: Mapping[str, str] | None = None
 
     @property
     def is_usage(self) -> bool:
@@ -143,6 +148,112 @@ def unused_time_credit(
         if priced.billed("in_advance"):
             total = total + prorate(priced.full_period(currency).total, fraction)
     return total
+
+
+@dataclass(frozen=True)
+class UsageShare:
+    """One group of a meter's period usage and the subscription item that bills it (None when
+    no item claims the group)."""
+
+    meter: Meter
+    group: Group
+    totals: GroupTotals
+    opening_level: Decimal
+    priced: PricedItem | None
+
+
+def share_usage(
+    priced_items: Sequence[PricedItem],
+    meters: Mapping[str, Meter],
+    totals: Mapping[str, Mapping[Group, GroupTotals]],
+    openings: Mapping[tuple[str, Group], Decimal],
+) -> list[UsageShare]:
+    """Every group of every billed meter, with the item that bills it: the item whose price
+    names the most dimensions of the group, else the meter's item without a group. An item
+    that no usage reached still gets its share (quantity 0), since a price may charge at 0."""
+    from billow.domain.usage import GroupTotals
+
+    shares: list[UsageShare] = []
+    for meter_id, meter in meters.items():
+        items = [p for p in priced_items if p.is_usage and p.item.meter_id == meter_id]
+        if not items:
+            continue
+        groups = dict(totals.get(meter_id, {}))
+        for (level_meter, group), level in openings.items():
+            if level_meter == meter_id and level != 0:
+                groups.setdefault(group, GroupTotals())
+        claimed: set[str] = set()
+        for group in sorted(groups, key=lambda g: [(k, v or "") for k, v in g]):
+            owner = _owner(items, group)
+            if owner is not None:
+                claimed.add(owner.item.id)
+            opening = openings.get((meter_id, group), Decimal(0))
+            shares.append(UsageShare(meter, group, groups[group], opening, owner))
+        for priced in items:
+            if priced.item.id not in claimed:
+                group = tuple((k, v) for k, v in (priced.meter_group or {}).items())
+                shares.append(
+                    UsageShare(meter, _in_meter_order(meter, group), GroupTotals(), Decimal(0), priced)
+                )
+    return shares
+
+
+def _owner(items: Sequence[PricedItem], group: Group) -> PricedItem | None:
+    values = dict(group)
+    best: PricedItem | None = None
+    best_size = -1
+    for priced in items:
+        wanted = priced.meter_group or {}
+        if all(values.get(k) == v for k, v in wanted.items()) and len(wanted) > best_size:
+            best, best_size = priced, len(wanted)
+    return best
+
+
+def _in_meter_order(meter: Meter, group: Group) -> Group:
+    values = dict(group)
+    return tuple((name, values.get(name)) for name in meter.group_by) if meter.group_by else ()
+
+
+def usage_lines(
+    shares: Sequence[UsageShare],
+    window: PeriodWindow,
+    currency: str,
+    *,
+    period_start: str,
+    period_end: str,
+    new_id: Callable[[], str],
+) -> list[InvoiceLine]:
+    """The usage lines of a closed period: one per (item, group), each priced on its own and
+    rounded once; an item's included quantity is free."""
+    from billow.domain.pricing import compute_price
+    from billow.domain.usage import describe_group, quantity
+
+    lines = []
+    for share in shares:
+        if share.priced is None:
+            continue
+        used = quantity(share.meter, share.totals, window, share.opening_level)
+        billable = max(Decimal(0), used - share.priced.item.included_quantity)
+        computation = compute_price(share.priced.terms, currency, billable)
+        label = share.priced.product_name
+        lines.append(
+            InvoiceLine(
+                id=new_id(),
+                kind="usage",
+                description=f"{label} ({describe_group(share.group)})" if share.group else label,
+                quantity=billable,
+                amount=computation.total,
+                period_start=period_start,
+                period_end=period_end,
+                product_id=share.priced.item.product_id,
+                price_id=share.priced.item.price_id,
+                subscription_item_id=share.priced.item.id,
+                tier_breakdown=tuple(line.to_dict() for line in computation.breakdown),
+                meter_id=share.meter.id,
+                group=dict(share.group) if share.group else None,
+            )
+        )
+    return lines
 
 
 def pending_lines(pending: Sequence[PendingItem]) -> list[InvoiceLine]:

@@ -23,7 +23,7 @@ BillingReason = Literal[
     "subscription_cancel",
     "subscription_end",
 ]
-LineKind = Literal["recurring", "proration", "one_off"]
+LineKind = Literal["recurring", "proration", "one_off", "usage"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class InvoiceLine:
     unit_amount: Decimal | None = None
     tier_breakdown: tuple[dict[str, Any], ...] = ()
     proration: dict[str, int] | None = None
+    # Usage lines: the meter and the group of its usage they bill.
+    meter_id: str | None = None
+    group: dict[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,8 @@ class InvoiceLine:
             "subscription_item_id": self.subscription_item_id,
             "tier_breakdown": list(self.tier_breakdown),
             "proration": dict(self.proration) if self.proration else None,
+            "meter_id": self.meter_id,
+            "group": dict(self.group) if self.group is not None else None,
         }
 
     @classmethod
@@ -76,6 +81,8 @@ class InvoiceLine:
             unit_amount=Decimal(str(unit)) if unit is not None else None,
             tier_breakdown=tuple(data.get("tier_breakdown") or ()),
             proration={k: int(v) for k, v in data["proration"].items()} if data.get("proration") else None,
+            meter_id=data.get("meter_id"),
+            group=dict(data["group"]) if data.get("group") is not None else None,
         )
 
 

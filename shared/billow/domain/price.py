@@ -37,6 +37,9 @@ class Price:
     effective_from: str | None = None
     country: str | None = None
     meter_id: str | None = None
+    # A usage price for one group of its meter (e.g. {"region": "eu"}); without it, the price
+    # bills every group no more specific price of the subscription claims.
+    meter_group: dict[str, str] | None = None
     nickname: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     status: Literal["active", "archived"] = "active"
@@ -123,6 +126,7 @@ def price_to_dict(price: Price) -> dict[str, Any]:
         "effective_from": price.effective_from,
         "country": price.country,
         "meter_id": price.meter_id,
+        "meter_group": dict(price.meter_group) if price.meter_group else None,
         "nickname": price.nickname,
         "metadata": dict(price.metadata),
         "status": price.status,
@@ -155,6 +159,7 @@ def price_from_dict(data: Mapping[str, Any]) -> Price:
         effective_from=data.get("effective_from"),
         country=data.get("country"),
         meter_id=data.get("meter_id"),
+        meter_group=dict(data["meter_group"]) if data.get("meter_group") else None,
         nickname=data.get("nickname"),
         metadata=dict(data.get("metadata") or {}),
         status=data.get("status", "active"),

@@ -60,6 +60,8 @@ class SubscriptionItem:
     kind: Literal["plan", "item", "add_on"] = "item"
     component_id: str | None = None
     included_quantity: Decimal = Decimal(0)
+    # The meter a usage price reads (copied from the price: the meter-billing guard needs it).
+    meter_id: str | None = None
 
     @property
     def billable_quantity(self) -> Decimal:
@@ -74,6 +76,7 @@ class SubscriptionItem:
             "kind": self.kind,
             "component_id": self.component_id,
             "included_quantity": str(self.included_quantity),
+            "meter_id": self.meter_id,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class SubscriptionItem:
             kind=data.get("kind", "item"),
             component_id=data.get("component_id"),
             included_quantity=Decimal(str(data.get("included_quantity", "0"))),
+            meter_id=data.get("meter_id"),
         )
 
 
@@ -94,7 +98,7 @@ class PendingItem:
     """A charge or credit waiting for the subscription's next invoice (prorations, one-offs)."""
 
     id: str
-    kind: Literal["proration", "one_off"]
+    kind: Literal["proration", "one_off", "usage"]
     description: str
     amount: Money
     created_at: str

@@ -68,7 +68,7 @@ def main() -> int:
             name="local demo",
             secret=os.environ.get("BILLOW_DEV_API_KEY") or None,
         )
-        app = build_api(HttpResolverLocal(enable_validation=True))
+        app = build_api(HttpResolverLocal(enable_validation=True), with_ingest=True)
 
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from billow.domain.customer import Customer
     from billow.domain.events import EventEnvelope
     from billow.domain.invoice import Invoice
+    from billow.domain.meter import Meter
     from billow.domain.money import Money
     from billow.domain.plan import Plan
     from billow.domain.price import Price
@@ -118,6 +119,27 @@ class ProductRepository(Protocol):
         """Insert (before None) or replace under before's version, with the events, at once.
 
         Raises ConcurrentModification on a lost race, Conflict when the external_id is taken.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class MeterFilter:
+    aggregation: str | None = None
+    status: str | None = None
+
+
+class MeterRepository(Protocol):
+    def get(self, scope: Scope, meter_id: str) -> Meter | None: ...
+
+    def get_by_code(self, scope: Scope, code: str) -> Meter | None: ...
+
+    def list(self, scope: Scope, filters: MeterFilter, page: Page) -> PageResult[Meter]: ...
+
+    def save(self, scope: Scope, before: Meter | None, after: Meter, events: Sequence[EventEnvelope]) -> None:
+        """Insert (before None) or replace under before's version, with the events, at once.
+
+        Raises ConcurrentModification on a lost race, Conflict when the code is taken.
         """
         ...
 

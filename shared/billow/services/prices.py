@@ -26,7 +26,14 @@ from billow.domain.pricing import (
 from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
-from billow.ports.repositories import Page, PageResult, PriceFilter, PriceRepository, ProductRepository
+from billow.ports.repositories import (
+    MeterRepository,
+    Page,
+    PageResult,
+    PriceFilter,
+    PriceRepository,
+    ProductRepository,
+)
 from billow.services.concurrency import read_decide_write
 from billow.services.events import change_event
 
@@ -39,6 +46,7 @@ class PriceService:
     products: ProductRepository
     clock: Clock
     new_id: IdGenerator
+    meters: MeterRepository | None = None
 
     def _event(self, scope: Scope, type_: str, price: Price) -> EventEnvelope:
         return change_event(scope, type_, "price", price_to_dict(price), new_id=self.new_id)
@@ -57,6 +65,7 @@ class PriceService:
             timing = "in_arrears"
         elif raw.get("meter_id") is not None:
             errors.append(FieldError("/meter_id", "only prices of usage products are metered"))
+        errors.extend(self._meter_errors(scope, raw))
         terms_raw = {k: v for k, v in raw.items() if k in TERM_FIELDS}
         parsed: dict[str, Any] = {}
         parsers: dict[str, Callable[[Any], str]] = {
@@ -88,6 +97,7 @@ class PriceService:
             effective_from=parsed.get("effective_from"),
             country=parsed.get("country"),
             meter_id=raw.get("meter_id"),
+            meter_group=dict(raw["meter_group"]) if raw.get("meter_group") else None,
             nickname=raw.get("nickname"),
             metadata=dict(raw.get("metadata") or {}),
             created_at=now,
@@ -95,6 +105,26 @@ class PriceService:
         )
         self.prices.save(scope, None, price, [self._event(scope, "price.created", price)])
         return price
+
+    def _meter_errors(self, scope: Scope, raw: dict[str, Any]) -> list[FieldError]:
+        meter_id, group = raw.get("meter_id"), raw.get("meter_group")
+        if meter_id is None:
+            return [FieldError("/meter_group", "a group needs a meter_id")] if group else []
+        if self.meters is None:  # pragma: no cover - wired in every container
+            return []
+        meter = self.meters.get(scope, meter_id)
+        if meter is None:
+            return [FieldError("/meter_id", f"no meter with id {meter_id}")]
+        if meter.status != "active":
+            return [FieldError("/meter_id", "the meter is archived")]
+        return [
+            FieldError(
+                f"/meter_group/{name}",
+                f"the meter does not group by {name} (group_by: {list(meter.group_by)})",
+            )
+            for name in group or {}
+            if name not in meter.group_by
+        ]
 
     def get(self, scope: Scope, price_id: str) -> Price:
         price = self.prices.get(scope, price_id)

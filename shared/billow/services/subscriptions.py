@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billow.domain.billing import (
     PricedItem,
@@ -78,6 +78,9 @@ from billow.ports.repositories import (
 from billow.services.concurrency import MAX_ATTEMPTS, require_version
 from billow.services.events import change_event
 
+if TYPE_CHECKING:
+    from billow.services.usage import UsageService
+
 # How far back a start or a scheduled time may lie and still mean "now" (client clock skew).
 CLOCK_SKEW = timedelta(seconds=60)
 
@@ -104,6 +107,7 @@ class SubscriptionService:
     clocks: TestClockRepository
     clock: Clock
     new_id: IdGenerator
+    usage: UsageService | None = None
 
     # --- time -----------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class SubscriptionService:
                     product_type=product.type,
                     product_name=product.name,
                     price_override_id=override.id if override else None,
+                    meter_group=price.meter_group,
                 )
             )
         return result
@@ -217,6 +222,7 @@ class SubscriptionService:
                     kind="plan",
                     component_id=component.id,
                     included_quantity=component.included_quantity,
+                    meter_id=self._meter_of(scope, component.price_id),
                 )
             )
         return tuple(items)
@@ -274,7 +280,12 @@ class SubscriptionService:
             product_id=price.product_id,
             quantity=_quantity(raw.get("quantity", "1"), f"{pointer}/quantity"),
             kind=kind,  # type: ignore[arg-type]
+            meter_id=price.meter_id,
         )
+
+    def _meter_of(self, scope: Scope, price_id: str) -> str | None:
+        price = self.prices.get(scope, price_id)
+        return price.meter_id if price is not None else None
 
     # --- create -------------------------------------------------------------------------------
 
@@ -484,7 +495,11 @@ class SubscriptionService:
             credits=outcome.credits,
         )
 
-    def decide(self, scope: Scope, sub: Subscription, step: DueStep, now: str) -> StepOutcome:
+    def decide(
+        self, scope: Scope, sub: Subscription, step: DueStep, now: str, *, preview: bool = False
+    ) -> StepOutcome:
+        """The outcome of a due step. ``preview`` computes it without fencing the usage of the
+        period it closes (the upcoming invoice)."""
         at = parse_time(step.at)
         if step.kind == "start":
             if sub.trial_end is not None and sub.trial_end > step.at:
@@ -502,7 +517,7 @@ class SubscriptionService:
             remaining = tuple(c for c in sub.scheduled_changes if c.id != change.id)
             sub = replace(sub, scheduled_changes=remaining)
             if change.action == "cancel":
-                return self._cancel_now(scope, sub, at, now, change.request.get("refund", "none"))
+                return self._cancel_now(scope, sub, at, now, change.request.get("refund", "none"), preview)
             try:
                 return self._apply_change(
                     scope, sub, change.request, at, now, prorate=not change.at_period_end, scheduled=True
@@ -527,7 +542,17 @@ class SubscriptionService:
                 lines,
                 now,
             )
-        return self._period_end(scope, sub, at, now)
+        return self._period_end(scope, sub, now, preview)
+
+    def _usage_lines(
+        self, scope: Scope, sub: Subscription, end: str, now: str, preview: bool
+    ) -> Sequence[InvoiceLine]:
+        """The metered usage of the current period up to ``end`` (docs/usage.md)."""
+        if self.usage is None or sub.status not in BILLING_STATUSES:
+            return []
+        return self.usage.close(
+            scope, sub, self.priced(scope, sub), end, now, preview=preview, new_id=self.new_id
+        )
 
     def _begin_billing(
         self, scope: Scope, sub: Subscription, at: datetime, now: str, reason: BillingReason, event: str
@@ -582,10 +607,11 @@ class SubscriptionService:
             sub.cycle.days_in_period(boundary_day),
         )
 
-    def _period_end(self, scope: Scope, sub: Subscription, at: datetime, now: str) -> StepOutcome:
+    def _period_end(self, scope: Scope, sub: Subscription, now: str, preview: bool) -> StepOutcome:
         assert sub.current_period_start is not None
         assert sub.current_period_end is not None
-        closing = recurring_lines(
+        closing = [*self._usage_lines(scope, sub, sub.current_period_end, now, preview)]
+        closing += recurring_lines(
             self.priced(scope, sub),
             sub.currency,
             timing="in_arrears",
@@ -774,9 +800,10 @@ class SubscriptionService:
         )
 
     def _cancel_now(
-        self, scope: Scope, sub: Subscription, at: datetime, now: str, refund: str
+        self, scope: Scope, sub: Subscription, at: datetime, now: str, refund: str, preview: bool = False
     ) -> StepOutcome:
         lines = pending_lines(sub.pending_items)
+        lines += self._usage_lines(scope, sub, format_time(at), now, preview)
         refunded: Money | None = None
         if sub.status in BILLING_STATUSES and refund != "none" and sub.current_period_start:
             if refund == "full":
@@ -981,9 +1008,15 @@ class SubscriptionService:
                             period_end=sub.current_period_end,
                         )
                     )
+            # Usage up to the pause is billed on the next invoice (the resume or the end).
+            usage = [
+                _pending_usage(line, stamp)
+                for line in self._usage_lines(scope, sub, format_time(now), stamp, False)
+            ]
             after = sub.pause(format_time(now), resume_at, stamp)
             return StepOutcome(
-                replace(after, pending_items=after.pending_items + tuple(credit)), "subscription.paused"
+                replace(after, pending_items=after.pending_items + tuple(credit) + tuple(usage)),
+                "subscription.paused",
             )
 
         return self._act(scope, subscription_id, if_match, decide)
@@ -1139,14 +1172,43 @@ class SubscriptionService:
             step = sub.next_due()
             if step is None:
                 break
-            outcome = self.decide(scope, sub, step, step.at)
+            outcome = self.decide(scope, sub, step, step.at, preview=True)
             if outcome.invoices:
                 return outcome.invoices[0]
             sub = outcome.after
         raise NotFound(detail=f"subscription {subscription_id} has no upcoming invoice")
 
+    def current_usage(self, scope: Scope, subscription_id: str) -> dict[str, Any]:
+        """The open period's usage as the real-time view shows it (never writes)."""
+        sub = self.get(scope, subscription_id)
+        if self.usage is None:  # pragma: no cover - wired in every container
+            raise NotFound(detail="usage metering is not available")
+        now = self._now_for_reading(scope, sub)
+        return self.usage.current(scope, sub, self.priced(scope, sub), now)
+
+    def _now_for_reading(self, scope: Scope, sub: Subscription) -> datetime:
+        if sub.test_clock_id is None:
+            return self.clock.now()
+        clock = self.clocks.get(scope, sub.test_clock_id)
+        return parse_time(clock.frozen_time) if clock is not None else self.clock.now()
+
     def _event(self, scope: Scope, type_: str, sub: Subscription) -> EventEnvelope:
         return change_event(scope, type_, "subscription", subscription_to_dict(sub), new_id=self.new_id)
+
+
+def _pending_usage(line: InvoiceLine, stamp: str) -> PendingItem:
+    return PendingItem(
+        id=line.id,
+        kind="usage",
+        description=line.description,
+        amount=line.amount,
+        created_at=stamp,
+        product_id=line.product_id,
+        price_id=line.price_id,
+        quantity=line.quantity,
+        period_start=line.period_start,
+        period_end=line.period_end,
+    )
 
 
 def _quantity(value: Any, pointer: str) -> Decimal:

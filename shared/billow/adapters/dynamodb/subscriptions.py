@@ -18,7 +18,8 @@ from typing import Any
 from billow.adapters.dynamodb.credit_balances import stage_credit
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
 from billow.adapters.dynamodb.invoices import INVOICE
-from billow.adapters.dynamodb.table import DynamoTable, Transaction, outbox_items
+from billow.adapters.dynamodb.table import DynamoTable, Transaction, TransactionCancelled, outbox_items
+from billow.domain.errors import ConcurrentModification, Conflict
 from billow.domain.events import EventEnvelope
 from billow.domain.invoice import Invoice
 from billow.domain.subscription import Subscription, subscription_from_dict, subscription_to_dict
@@ -36,6 +37,16 @@ def _due_index(scope: Scope, sub: Subscription) -> dict[str, str]:
         return {"gsi2pk": clock_due_partition(scope, sub.test_clock_id), "gsi2sk": f"{step.at}#{sub.id}"}
     shard = int(hashlib.sha256(sub.id.encode()).hexdigest(), 16) % DUE_SHARDS
     return {"gsi2pk": f"DUE#{shard}", "gsi2sk": f"{step.at}#{scope.key_prefix}#{sub.id}"}
+
+
+def meter_billing_pk(scope: Scope, customer_id: str, meter_id: str) -> str:
+    return f"{scope.key_prefix}#METER_BILLING#{customer_id}#{meter_id}"
+
+
+def billed_meters(sub: Subscription | None) -> set[str]:
+    if sub is None or sub.is_ended:
+        return set()
+    return {item.meter_id for item in sub.items if item.meter_id}
 
 
 def clock_due_partition(scope: Scope, clock_id: str) -> str:
@@ -92,9 +103,50 @@ class DynamoSubscriptionRepository:
             stage_credit(tx, self.table.name, scope, credit)
         for item in outbox_items(scope, events):
             tx.put("event", self.table.name, item, "attribute_not_exists(pk)")
-        # Any failed condition (a newer version, an invoice already made for this period)
-        # means another run got there first: the caller re-reads and decides again.
-        self.store.commit(tx)
+        self._guard_meters(tx, scope, before, after)
+        try:
+            self.table.write(tx)
+        except TransactionCancelled as cancelled:
+            taken = sorted(
+                label for label in tx.failed_labels(cancelled) if label.startswith("meter_billing:")
+            )
+            if taken:
+                meter_id = taken[0].split(":", 1)[1]
+                raise Conflict(
+                    detail=f"the customer already has a live subscription billing meter {meter_id}; "
+                    "usage of a meter is billed by one subscription per customer"
+                ) from None
+            # Any other failed condition (a newer version, an invoice already made for this
+            # period) means another run got there first: the caller re-reads and decides again.
+            raise ConcurrentModification(detail="the subscription was changed concurrently") from None
+
+    def _guard_meters(
+        self, tx: Transaction, scope: Scope, before: Subscription | None, after: Subscription
+    ) -> None:
+        """One live subscription per customer bills a meter: a guard item per (customer, meter)
+        names it, so usage ingest finds the subscription in one read."""
+        old, new = billed_meters(before), billed_meters(after)
+        for meter_id in sorted(new - old):
+            tx.put(
+                f"meter_billing:{meter_id}",
+                self.table.name,
+                {
+                    "pk": meter_billing_pk(scope, after.customer_id, meter_id),
+                    "sk": "GUARD",
+                    "kind": "meter_billing",
+                    "subscription_id": after.id,
+                },
+                "attribute_not_exists(pk) OR subscription_id = :sub",
+                ExpressionAttributeValues={":sub": {"S": after.id}},
+            )
+        for meter_id in sorted(old - new):
+            tx.delete(
+                f"meter_release:{meter_id}",
+                self.table.name,
+                {"pk": meter_billing_pk(scope, after.customer_id, meter_id), "sk": "GUARD"},
+                "attribute_not_exists(pk) OR subscription_id = :sub",
+                ExpressionAttributeValues={":sub": {"S": after.id}},
+            )
 
     def due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[DueEntry]:
         bound = f"{before}#~"

@@ -48,6 +48,16 @@ class PriceCreate(PriceTermsFields):
     )
     country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = None
     meter_id: Id | None = None
+    meter_group: (
+        Annotated[
+            dict[
+                Annotated[str, StringConstraints(min_length=1, max_length=64)],
+                Annotated[str, StringConstraints(max_length=100)],
+            ],
+            Field(min_length=1, max_length=3),
+        ]
+        | None
+    ) = Field(default=None, description='bill only this group of the meter, e.g. {"region": "eu"}')
     nickname: Nickname | None = None
     metadata: Metadata = Field(default_factory=dict)
 

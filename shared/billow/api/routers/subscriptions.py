@@ -188,3 +188,12 @@ def upcoming_invoice(subscription_id: SubscriptionId) -> Response[str]:
     data = invoice_to_dict(invoice)
     data.update({"id": None, "object": "upcoming_invoice"})
     return single(data)
+
+
+@router.get(
+    "/subscriptions/<subscription_id>/usage",
+    tags=TAGS,
+    summary="Usage of the current period: per meter and group, billed now and projected",
+)
+def subscription_usage(subscription_id: SubscriptionId) -> Response[str]:
+    return single(container().subscriptions.current_usage(_scope(), subscription_id))
