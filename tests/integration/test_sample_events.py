@@ -57,4 +57,13 @@ def test_due_work_sample_runs_the_scheduler(demo_tenant: None) -> None:
         "steps": 0,
         "failed": 0,
         "complete": True,
+        "usage_batches_recovered": 0,
     }
+
+
+def test_ingest_sample_answers_per_event(demo_tenant: None) -> None:
+    ingest = load_function("ingest").lambda_handler
+    answered = ingest(sample("ingest_usage_events.json"), FakeContext())
+    assert answered["statusCode"] == 202, answered["body"]
+    results = json.loads(answered["body"])["data"]["results"]
+    assert [(r["status"], r["code"]) for r in results] == [("rejected", "unknown_meter")] * 2

@@ -21,6 +21,7 @@ from billow.api.routers import (
     products,
     subscriptions,
     test_clocks,
+    usage_alerts,
 )
 from billow.settings import get_settings
 
@@ -54,6 +55,7 @@ def build_api(resolver: R, *, with_ingest: bool = False) -> R:
         price_overrides,
         plans,
         meters,
+        usage_alerts,
         subscriptions,
         test_clocks,
         invoices,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from billow.services.tenancy import TenancyService
     from billow.services.test_clocks import TestClockService
     from billow.services.usage import UsageService
+    from billow.services.usage_alerts import UsageAlertService
     from billow.services.usage_ingest import UsageIngestService
 
 
@@ -187,6 +188,27 @@ class Container:
             subscriptions=DynamoSubscriptionRepository(self.table),
             clocks=DynamoTestClockRepository(self.table),
             store=self.usage_store,
+            clock=self.clock,
+            new_id=self.new_id,
+            blocks=self.usage_alerts,
+        )
+
+    @cached_property
+    def usage_alerts(self) -> UsageAlertService:
+        from billow.adapters.dynamodb.price_overrides import DynamoPriceOverrideRepository
+        from billow.adapters.dynamodb.prices import DynamoPriceRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
+        from billow.adapters.dynamodb.usage_alerts import DynamoUsageAlertRepository
+        from billow.services.usage_alerts import UsageAlertService
+
+        return UsageAlertService(
+            alerts=DynamoUsageAlertRepository(self.table),
+            subscriptions=DynamoSubscriptionRepository(self.table),
+            prices=DynamoPriceRepository(self.table),
+            products=DynamoProductRepository(self.table),
+            overrides=DynamoPriceOverrideRepository(self.table),
+            usage=self.usage,
             clock=self.clock,
             new_id=self.new_id,
         )

@@ -149,8 +149,13 @@ def projected_quantity(
     current = _plain(meter, totals)
     elapsed = window.elapsed(now_ms)
     if meter.aggregation in ("sum", "count") and elapsed > 0 and elapsed < window.seconds:
-        return (current * window.seconds / elapsed).quantize(WEIGHTED_PLACES, rounding=ROUND_HALF_UP)
+        return tidy((current * window.seconds / elapsed).quantize(WEIGHTED_PLACES, rounding=ROUND_HALF_UP))
     return current
+
+
+def tidy(number: Decimal) -> Decimal:
+    """The same number without trailing zeros (12.0000000000 -> 12), never in exponent form."""
+    return Decimal(f"{number.normalize():f}")
 
 
 def closing_level(totals: GroupTotals, opening_level: Decimal) -> Decimal:
@@ -186,7 +191,7 @@ def _weighted(
     )
     if divisor == 0:
         return Decimal(0)
-    return (integral / divisor).quantize(WEIGHTED_PLACES, rounding=ROUND_HALF_UP)
+    return tidy((integral / divisor).quantize(WEIGHTED_PLACES, rounding=ROUND_HALF_UP))
 
 
 def group_to_dict(group: Group) -> dict[str, str | None]:

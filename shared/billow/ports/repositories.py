@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from billow.domain.subscription import Subscription
     from billow.domain.tenancy import ApiKey, Scope, Tenant
     from billow.domain.test_clock import TestClock
+    from billow.domain.usage_alert import UsageAlert
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,25 @@ class MeterRepository(Protocol):
         Raises ConcurrentModification on a lost race, Conflict when the code is taken.
         """
         ...
+
+
+@dataclass(frozen=True)
+class UsageAlertFilter:
+    subscription_id: str | None = None
+    meter_id: str | None = None
+    status: str | None = None
+
+
+class UsageAlertRepository(Protocol):
+    def get(self, scope: Scope, alert_id: str) -> UsageAlert | None: ...
+
+    def list(self, scope: Scope, filters: UsageAlertFilter, page: Page) -> PageResult[UsageAlert]: ...
+
+    def for_subscription(self, scope: Scope, subscription_id: str) -> Sequence[UsageAlert]: ...
+
+    def save(
+        self, scope: Scope, before: UsageAlert | None, after: UsageAlert, events: Sequence[EventEnvelope]
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

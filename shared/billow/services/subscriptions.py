@@ -77,6 +77,7 @@ from billow.ports.repositories import (
 )
 from billow.services.concurrency import MAX_ATTEMPTS, require_version
 from billow.services.events import change_event
+from billow.services.priced_items import price_items
 
 if TYPE_CHECKING:
     from billow.services.usage import UsageService
@@ -133,25 +134,7 @@ class SubscriptionService:
     def _priced_items(
         self, scope: Scope, customer_id: str, currency: str, items: Sequence[SubscriptionItem]
     ) -> list[PricedItem]:
-        result = []
-        for item in items:
-            price = self.prices.get(scope, item.price_id)
-            product = self.products.get(scope, item.product_id)
-            if price is None or product is None:  # pragma: no cover - prices are never deleted
-                raise NotFound(detail=f"the price {item.price_id} of the subscription is missing")
-            override = self.overrides.active_for(scope, customer_id, item.product_id, currency)
-            result.append(
-                PricedItem(
-                    item=item,
-                    terms=override.terms if override else price.terms,
-                    billing_timing=price.billing_timing,
-                    product_type=product.type,
-                    product_name=product.name,
-                    price_override_id=override.id if override else None,
-                    meter_group=price.meter_group,
-                )
-            )
-        return result
+        return price_items(scope, self.prices, self.products, self.overrides, customer_id, currency, items)
 
     # --- reading ----------------------------------------------------------------------------
 
