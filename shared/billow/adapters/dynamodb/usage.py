@@ -19,6 +19,7 @@ hot customer's writes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import zlib
@@ -64,14 +65,15 @@ def level_key(meter_id: str, group: Group) -> str:
     return f"{meter_id}#{json.dumps([list(pair) for pair in group])}"
 
 
-def _pack(records: Sequence[UsageRecord]) -> bytes:
+def _pack(records: Sequence[UsageRecord]) -> str:
+    """zlib-compressed JSON in base64 text: a string, not a binary attribute, because the
+    emulator's stream-to-Lambda bridge cannot serialise binary attributes (docs/local-stack.md)."""
     data = json.dumps([r.to_data() for r in records], separators=(",", ":"), default=str)
-    return zlib.compress(data.encode(), 6)
+    return base64.b64encode(zlib.compress(data.encode(), 6)).decode()
 
 
-def _unpack(blob: Any) -> list[UsageRecord]:
-    raw = blob.value if hasattr(blob, "value") else blob
-    return [UsageRecord.from_data(d) for d in json.loads(zlib.decompress(raw))]
+def _unpack(text: Any) -> list[UsageRecord]:
+    return [UsageRecord.from_data(d) for d in json.loads(zlib.decompress(base64.b64decode(str(text))))]
 
 
 class DynamoUsageStore:
