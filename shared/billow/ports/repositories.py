@@ -1,10 +1,24 @@
-"""Persistence ports. Every method takes the scope: nothing can read across tenants."""
+"""Persistence ports. Every method takes the scope: nothing can read across tenants.
+
+The query value objects (pages, filters) live in ``ports.queries`` and are re-exported here;
+the routers import them from there, so the API's cold start never builds these protocols."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from billow.ports.queries import (
+    CustomerFilter,
+    MeterFilter,
+    Page,
+    PageResult,
+    PriceFilter,
+    ProductFilter,
+    SubscriptionFilter,
+    UsageAlertFilter,
+)
 
 if TYPE_CHECKING:
     # Annotations only: importing a port must not load every aggregate (cold start).
@@ -24,45 +38,7 @@ if TYPE_CHECKING:
     from billow.domain.usage_alert import UsageAlert
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list. ``after`` is the storage position to continue from (None: first)."""
-
-    limit: int
-    after: dict[str, Any] | None = None
-
-
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class PageResult(Generic[T]):
-    items: list[T]
-    next_position: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    status: str | None = None
-    email: str | None = None
-    tag: str | None = None
-    type: str | None = None
-    currency: str | None = None
-    created_after: str | None = None
-    created_before: str | None = None
-
-    def matches(self, customer: dict[str, Any]) -> bool:
-        """The same rules the storage filter applies, for one customer in hand."""
-        status = customer.get("status")
-        return (
-            (status == self.status if self.status is not None else status != "archived")
-            and (self.email is None or customer.get("email") == self.email)
-            and (self.type is None or customer.get("type") == self.type)
-            and (self.currency is None or customer.get("currency") == self.currency)
-            and (self.tag is None or self.tag in (customer.get("tags") or ()))
-            and (self.created_after is None or customer["created_at"] >= self.created_after)
-            and (self.created_before is None or customer["created_at"] < self.created_before)
-        )
 
 
 class CustomerRepository(Protocol):
@@ -96,17 +72,6 @@ class CustomerRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ProductFilter:
-    type: str | None = None
-    status: str | None = None
-
-    def matches(self, product: dict[str, Any]) -> bool:
-        return (self.type is None or product["type"] == self.type) and (
-            self.status is None or product["status"] == self.status
-        )
-
-
 class ProductRepository(Protocol):
     def get(self, scope: Scope, product_id: str) -> Product | None: ...
 
@@ -124,12 +89,6 @@ class ProductRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class MeterFilter:
-    aggregation: str | None = None
-    status: str | None = None
-
-
 class MeterRepository(Protocol):
     def get(self, scope: Scope, meter_id: str) -> Meter | None: ...
 
@@ -145,13 +104,6 @@ class MeterRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class UsageAlertFilter:
-    subscription_id: str | None = None
-    meter_id: str | None = None
-    status: str | None = None
-
-
 class UsageAlertRepository(Protocol):
     def get(self, scope: Scope, alert_id: str) -> UsageAlert | None: ...
 
@@ -162,14 +114,6 @@ class UsageAlertRepository(Protocol):
     def save(
         self, scope: Scope, before: UsageAlert | None, after: UsageAlert, events: Sequence[EventEnvelope]
     ) -> None: ...
-
-
-@dataclass(frozen=True)
-class PriceFilter:
-    product_id: str | None = None
-    currency: str | None = None
-    model: str | None = None
-    status: str | None = None
 
 
 class PriceRepository(Protocol):
@@ -256,15 +200,6 @@ class CreditEntry:
 
 
 @dataclass(frozen=True)
-class SubscriptionFilter:
-    customer_id: str | None = None
-    status: str | None = None
-    plan_id: str | None = None
-    plan_version: int | None = None
-    test_clock_id: str | None = None
-
-
-@dataclass(frozen=True)
 class DueEntry:
     """A subscription with a step due at ``due_at`` (from the due-time index)."""
 
@@ -321,3 +256,15 @@ class TestClockRepository(Protocol):
     def save(
         self, scope: Scope, before: TestClock | None, after: TestClock, events: Sequence[EventEnvelope]
     ) -> None: ...
+
+
+__all__ = [
+    "CustomerFilter",
+    "MeterFilter",
+    "Page",
+    "PageResult",
+    "PriceFilter",
+    "ProductFilter",
+    "SubscriptionFilter",
+    "UsageAlertFilter",
+]

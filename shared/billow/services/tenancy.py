@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from billow.domain.errors import NotFound, Unauthenticated, validation_failed
 from billow.domain.money import parse_currency
@@ -18,7 +19,9 @@ from billow.domain.tenancy import (
 )
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
-from billow.ports.repositories import ApiKeyRepository, TenantRepository
+
+if TYPE_CHECKING:
+    from billow.ports.repositories import ApiKeyRepository, TenantRepository
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from billow.api.pagination import decode_cursor, encode_cursor, query_fingerprint
 from billow.api.request import current_request
-from billow.ports.repositories import Page
+from billow.ports.queries import Page
 from billow.settings import get_settings
 
 

@@ -22,7 +22,7 @@ from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
 from billow.domain.customer import customer_to_dict
-from billow.ports.repositories import CustomerFilter
+from billow.ports.queries import CustomerFilter
 
 router = Router()
 TAGS = ["Customers"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -15,10 +15,18 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
-from billow.domain.meter import meter_to_dict
-from billow.ports.repositories import MeterFilter
+from billow.ports.queries import MeterFilter
 
 router = Router()
+
+
+def meter_to_dict(obj: Any) -> dict[str, Any]:
+    # The domain module loads on first use, not at the API function's cold start.
+    from billow.domain.meter import meter_to_dict as to_dict
+
+    return to_dict(obj)
+
+
 TAGS = ["Meters"]
 MeterId = Annotated[str, Path(description="The meter's id", max_length=64)]
 AggregationQuery = Literal["sum", "count", "unique_count", "max", "latest", "weighted_sum"]

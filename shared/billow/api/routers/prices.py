@@ -16,7 +16,7 @@ from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
 from billow.domain.price import price_to_dict
-from billow.ports.repositories import PriceFilter
+from billow.ports.queries import PriceFilter
 
 router = Router()
 TAGS = ["Prices"]

@@ -16,7 +16,7 @@ from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
 from billow.domain.product import product_to_dict
-from billow.ports.repositories import ProductFilter
+from billow.ports.queries import ProductFilter
 
 router = Router()
 TAGS = ["Products"]

@@ -62,7 +62,7 @@ def list_subscriptions(
     plan_id: Annotated[str | None, Query(max_length=64)] = None,
     test_clock_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[str]:
-    from billow.ports.repositories import SubscriptionFilter
+    from billow.ports.queries import SubscriptionFilter
 
     page, fingerprint = page_from(limit, cursor)
     filters = SubscriptionFilter(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -15,10 +15,18 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
-from billow.domain.usage_alert import usage_alert_to_dict
-from billow.ports.repositories import UsageAlertFilter
+from billow.ports.queries import UsageAlertFilter
 
 router = Router()
+
+
+def usage_alert_to_dict(obj: Any) -> dict[str, Any]:
+    # The domain module loads on first use, not at the API function's cold start.
+    from billow.domain.usage_alert import usage_alert_to_dict as to_dict
+
+    return to_dict(obj)
+
+
 TAGS = ["Usage alerts"]
 AlertId = Annotated[str, Path(description="The usage alert's id", max_length=64)]
 
