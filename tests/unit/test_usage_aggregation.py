@@ -224,7 +224,8 @@ def test_weighted_so_far_with_the_changes_known_at_day_15() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="quantity_so_far counts changes dated after now: the -3 at day 20 adds "
+    reason="documented approximation (docs/usage.md, Real-time usage): "
+    "quantity_so_far counts changes dated after now: the -3 at day 20 adds "
     "-3 * (15 - 20) = +15 seat-days, giving 190/30 = 6.3333333333 instead of 175/30",
 )
 def test_weighted_so_far_ignores_changes_dated_after_now() -> None:

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from billow.domain.usage import Group, GroupTotals, UsageRecord
 
 ApplyResult = Literal["applied", "already_applied", "period_closed"]
+# A chunk is one transaction (at most 100 items): 3 fixed items, then per group its totals
+# item, plus the max/latest item or the distinct-value buckets its aggregation keeps.
+DISTINCT_BUCKETS = 4
+CHUNK_ITEM_BUDGET = 90
+ITEMS_PER_GROUP = {"unique_count": 1 + DISTINCT_BUCKETS, "max": 2, "latest": 2}
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,17 @@ class UsageStore(Protocol):
         self, scope: Scope, batch_id: str, event_ids: Sequence[str], code: str, detail: str
     ) -> None: ...
 
+    def mark_rerouted(
+        self,
+        scope: Scope,
+        batch_id: str,
+        event_ids: Sequence[str],
+        subscription_id: str | None,
+        period_start: str | None,
+    ) -> None:
+        """Events whose period closed under them now count elsewhere (or nowhere)."""
+        ...
+
     def close_batch(self, scope: Scope, batch_id: str, opened_at: str) -> None: ...
 
     def stale_batches(self, opened_before: str, limit: int) -> list[OpenBatch]: ...
@@ -87,7 +103,8 @@ class UsageStore(Protocol):
     def journal(self, scope: Scope, batch_id: str) -> list[UsageRecord] | None: ...
 
     def owned(self, scope: Scope, batch_id: str, event_ids: Sequence[str]) -> set[str]:
-        """The ids whose marker this batch wrote (so this batch, and only it, counts them)."""
+        """The ids whose marker this batch wrote, whatever their status since (so this batch,
+        and only it, counts them, and a recovery rebuilds the very chunks it made)."""
         ...
 
     def period_usage(self, scope: Scope, subscription_id: str, period_start: str) -> PeriodUsage: ...

@@ -22,9 +22,9 @@ from typing import Any, Literal, Protocol
 
 from billow.domain.customer import Customer
 from billow.domain.meter import Meter, numeric_value, scalar_text
-from billow.domain.subscription import Subscription, parse_time
+from billow.domain.subscription import BILLING_STATUSES, Subscription, parse_time
 from billow.domain.tenancy import Scope
-from billow.domain.usage import Route, UsageRecord, route_event
+from billow.domain.usage import UsageRecord, route_event
 from billow.ports.clock import Clock
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import (
@@ -33,7 +33,7 @@ from billow.ports.repositories import (
     SubscriptionRepository,
     TestClockRepository,
 )
-from billow.ports.usage import UsageChunk, UsageStore
+from billow.ports.usage import CHUNK_ITEM_BUDGET, ITEMS_PER_GROUP, UsageChunk, UsageStore
 
 MAX_BATCH = 1_000
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -45,7 +45,11 @@ MAX_PROPERTIES_BYTES = 4_096
 # A batch left open this long was abandoned (the function's timeout is far shorter).
 STALE_AFTER = timedelta(minutes=5)
 CHUNK_RECORDS = 500
-CHUNK_GROUPS = 90
+LATE_AFTER_CLOSE = (
+    "late_event",
+    "the billing period the event belongs to closed before it was counted, and the meter's "
+    "late_event_policy is reject",
+)
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -135,13 +139,15 @@ class UsageIngestService:
             elif outcome.status == "accepted":
                 result.subscription_id = record.subscription_id
                 owned.append(record)
-        late = self._apply(scope, batch_id, owned)
-        for result, _record in records:
-            if result.id in late:
-                result.reject(*late[result.id])
+        moved = self._apply(scope, batch_id, owned)
+        for result, record in records:
+            if result.status == "accepted" and record.event_id in moved:
+                reason = moved[record.event_id]
+                if reason is not None:
+                    result.reject(*reason)
                 result.subscription_id = None
         self.store.close_batch(scope, batch_id, opened_at)
-        self._check_thresholds(scope, owned, late)
+        self._check_thresholds(scope, owned, moved)
         return batch_id, results
 
     def _check_thresholds(self, scope: Scope, owned: Sequence[UsageRecord], late: Mapping[str, Any]) -> None:
@@ -266,16 +272,20 @@ class UsageIngestService:
 
     # --- counting ----------------------------------------------------------------------------------
 
-    def _apply(self, scope: Scope, batch_id: str, owned: Sequence[UsageRecord]) -> dict[str, tuple[str, str]]:
-        """Apply the owned, counted records chunk by chunk; a chunk whose period closed in the
-        meantime is routed again (late policy). Returns the events rejected as late."""
-        late: dict[str, tuple[str, str]] = {}
+    def _apply(
+        self, scope: Scope, batch_id: str, owned: Sequence[UsageRecord]
+    ) -> dict[str, tuple[str, str] | None]:
+        """Apply the owned, counted records chunk by chunk. A chunk whose period closed in the
+        meantime is routed again. Returns the events that did not count where first routed:
+        rejected as late (code, detail), or counted nowhere (None)."""
+        counted = [r for r in owned if r.counted]
         aggregations: dict[str, str] = {}
-        for chunk_records, origin in chunks_of([r for r in owned if r.counted]):
-            for record in chunk_records:
-                if record.meter_id not in aggregations:
-                    meter = self.meters.get(scope, record.meter_id)
-                    aggregations[record.meter_id] = meter.aggregation if meter else "sum"
+        for record in counted:
+            if record.meter_id not in aggregations:
+                meter = self.meters.get(scope, record.meter_id)
+                aggregations[record.meter_id] = meter.aggregation if meter else "sum"
+        moved: dict[str, tuple[str, str] | None] = {}
+        for chunk_records, origin in chunks_of(counted, aggregations):
             first = chunk_records[0]
             chunk = UsageChunk(
                 batch_id=batch_id,
@@ -285,42 +295,48 @@ class UsageIngestService:
                 records=tuple(chunk_records),
                 aggregations=aggregations,
             )
-            late.update(self._apply_chunk(scope, chunk))
-        return late
+            moved.update(self._apply_chunk(scope, chunk))
+        return moved
 
-    def _apply_chunk(self, scope: Scope, chunk: UsageChunk) -> dict[str, tuple[str, str]]:
-        late: dict[str, tuple[str, str]] = {}
+    def _apply_chunk(self, scope: Scope, chunk: UsageChunk) -> dict[str, tuple[str, str] | None]:
+        moved: dict[str, tuple[str, str] | None] = {}
+        policies: dict[str, str] = {}
         for _ in range(4):
             outcome = self.store.apply(scope, chunk)
             if outcome != "period_closed":
-                return late
-            # The period closed between routing and counting: route again, as late events.
+                return moved
+            # The period closed between routing and counting: its events are late now.
             sub = self.subscriptions.get(scope, chunk.subscription_id)
+            target = next_open_period(sub, chunk.period_start)
             kept: list[UsageRecord] = []
-            policies: dict[str, str] = {}
+            rejected: list[str] = []
+            nowhere: list[str] = []
             for record in chunk.records:
                 if record.meter_id not in policies:
                     meter = self.meters.get(scope, record.meter_id)
                     policies[record.meter_id] = meter.late_event_policy if meter else "reject"
-                route = _reroute(sub, chunk.period_start, policies[record.meter_id])
-                if route.rejection is not None:
-                    late[record.event_id] = route.rejection
-                elif route.period_start is not None:
-                    start_ms = _ms(parse_time(route.period_start))
-                    kept.append(record.routed(chunk.subscription_id, route.period_start, start_ms))
-            if late:
-                by_code: dict[tuple[str, str], list[str]] = {}
-                for event_id, reason in late.items():
-                    by_code.setdefault(reason, []).append(event_id)
-                for (code, detail), ids in by_code.items():
-                    self.store.mark_rejected(scope, chunk.batch_id, ids, code, detail)
+                if policies[record.meter_id] == "reject":
+                    rejected.append(record.event_id)
+                elif target is not None:
+                    kept.append(record.routed(chunk.subscription_id, target, _ms(parse_time(target))))
+                else:
+                    nowhere.append(record.event_id)
+            if rejected:
+                self.store.mark_rejected(scope, chunk.batch_id, rejected, *LATE_AFTER_CLOSE)
+                moved.update(dict.fromkeys(rejected, LATE_AFTER_CLOSE))
+            if nowhere:
+                self.store.mark_rerouted(scope, chunk.batch_id, nowhere, None, None)
+                moved.update(dict.fromkeys(nowhere))
             if not kept:
-                return late
+                return moved
+            self.store.mark_rerouted(
+                scope, chunk.batch_id, [r.event_id for r in kept], chunk.subscription_id, target
+            )
             chunk = UsageChunk(
                 batch_id=chunk.batch_id,
                 origin=chunk.origin,
                 subscription_id=chunk.subscription_id,
-                period_start=kept[0].period_start or "",
+                period_start=target or "",
                 records=tuple(kept),
                 aggregations=chunk.aggregations,
             )
@@ -341,10 +357,13 @@ class UsageIngestService:
         return len(stale)
 
 
-def chunks_of(records: Sequence[UsageRecord]) -> list[tuple[list[UsageRecord], str]]:
+def chunks_of(
+    records: Sequence[UsageRecord], aggregations: Mapping[str, str]
+) -> list[tuple[list[UsageRecord], str]]:
     """Deterministic chunks of counted records: one subscription period each, at most
-    ``CHUNK_RECORDS`` records and ``CHUNK_GROUPS`` totals items. The same records always give
-    the same chunks and origins, which is what lets a recovery redo exactly what is missing."""
+    ``CHUNK_RECORDS`` records and ``CHUNK_ITEM_BUDGET`` transaction items. The same records
+    always give the same chunks and origins, which is what lets a recovery redo exactly what
+    is missing."""
     ordered = sorted(
         records,
         key=lambda r: (
@@ -358,20 +377,24 @@ def chunks_of(records: Sequence[UsageRecord]) -> list[tuple[list[UsageRecord], s
     chunks: list[tuple[list[UsageRecord], str]] = []
     current: list[UsageRecord] = []
     groups: set[tuple[str, str]] = set()
+    budget = 0
     number = 0
     for record in ordered:
         place = (record.subscription_id, record.period_start)
         group = (record.meter_id, json.dumps(record.group))
+        cost = 0 if group in groups else ITEMS_PER_GROUP.get(aggregations.get(record.meter_id, "sum"), 1)
         if current and (
             (current[0].subscription_id, current[0].period_start) != place
             or len(current) >= CHUNK_RECORDS
-            or (group not in groups and len(groups) >= CHUNK_GROUPS)
+            or budget + cost > CHUNK_ITEM_BUDGET
         ):
             chunks.append((current, _origin(current[0], number)))
             number = number + 1 if (current[0].subscription_id, current[0].period_start) == place else 0
-            current, groups = [], set()
+            current, groups, budget = [], set(), 0
+            cost = ITEMS_PER_GROUP.get(aggregations.get(record.meter_id, "sum"), 1)
         current.append(record)
         groups.add(group)
+        budget += cost
     if current:
         chunks.append((current, _origin(current[0], number)))
     return chunks
@@ -381,12 +404,17 @@ def _origin(record: UsageRecord, number: int) -> str:
     return f"{record.subscription_id}#{record.period_start}#{number}"
 
 
-def _reroute(sub: Subscription | None, closed_start: str, late_policy: str) -> Route:
-    """Events of a period that closed under them: late, by the meter's policy."""
-    route = route_event(sub, parse_time(closed_start), late_policy)
-    if route.period_start == closed_start:  # the subscription still shows the closed period
-        return Route()
-    return route
+def next_open_period(sub: Subscription | None, closed_start: str) -> str | None:
+    """Where events of a period that closed under them go under bill_next_period: the
+    subscription's open period, or the one after the closed period while the closing step is
+    still being written, or nowhere when the subscription does not go on."""
+    if sub is None or sub.status not in BILLING_STATUSES or sub.current_period_start is None:
+        return None
+    if sub.current_period_start > closed_start:
+        return sub.current_period_start
+    if sub.current_period_end is None:
+        return None
+    return route_event(sub, parse_time(sub.current_period_end), "reject").period_start
 
 
 # --- parsing -----------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ keeps one subscription per customer and meter."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -327,3 +329,44 @@ class TestAlerts:
             assert_problem(response, 422, "validation_failed")
             assert response.json()["errors"][0]["pointer"] == pointer
         assert api.get("/v1/usage-alerts").data == []
+
+
+def test_a_chunk_refused_by_a_closed_period_leaves_no_trace_in_it(api: ApiClient) -> None:
+    """Max, latest and distinct values are written in the same transaction as the fence check:
+    a chunk that arrives after the close changes nothing of the closed period."""
+    from billow.domain.tenancy import Scope
+    from billow.domain.usage import UsageRecord
+    from billow.ports.usage import UsageChunk
+    from tests.integration.usage.test_usage_flow import api_tenant_of
+
+    scope = Scope(api_tenant_of(api), livemode=False)
+    store = container().usage_store
+    store.close_period(scope, "sub-1", T0, "2026-04-01T00:00:00Z")
+    records = tuple(
+        UsageRecord(
+            event_id=f"x{i}",
+            customer_id="c",
+            meter_id=meter_id,
+            timestamp=T0,
+            at_ms=1_772_323_200_000,
+            properties={},
+            value=Decimal(9),
+            text="someone",
+            subscription_id="sub-1",
+            period_start=T0,
+            period_start_ms=1_772_323_200_000,
+        )
+        for i, meter_id in enumerate(["m-max", "m-latest", "m-unique"])
+    )
+    chunk = UsageChunk(
+        batch_id="b1",
+        origin=f"sub-1#{T0}#0",
+        subscription_id="sub-1",
+        period_start=T0,
+        records=records,
+        aggregations={"m-max": "max", "m-latest": "latest", "m-unique": "unique_count"},
+    )
+    assert store.apply(scope, chunk) == "period_closed"
+    assert store.period_usage(scope, "sub-1", T0).totals == {}
+    assert store.apply(scope, replace(chunk, period_start="2026-04-01T00:00:00Z")) == "applied"
+    assert store.apply(scope, replace(chunk, period_start="2026-04-01T00:00:00Z")) == "already_applied"

@@ -32,18 +32,30 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from billow.adapters.dynamodb.table import DynamoTable, Transaction, TransactionCancelled, from_item, to_item
+from billow.domain.errors import ConcurrentModification
 from billow.domain.tenancy import Scope
 from billow.domain.usage import Group, GroupTotals, Latest, UsageRecord, group_from_data, totals_of
-from billow.ports.usage import ApplyResult, CarriedLevels, OpenBatch, PeriodUsage, RecordOutcome, UsageChunk
+from billow.ports.usage import (
+    DISTINCT_BUCKETS,
+    ApplyResult,
+    CarriedLevels,
+    OpenBatch,
+    PeriodUsage,
+    RecordOutcome,
+    UsageChunk,
+)
 
 DEDUPE_WINDOW = timedelta(days=35)
 JOURNAL_RETENTION = timedelta(days=7)
 TOTAL_SHARDS = 4
-DISTINCT_SHARDS = 16
+# Distinct values of a group spread over this many set items (each holds up to ~400 KB).
+DISTINCT_SHARDS = DISTINCT_BUCKETS
 OPEN_SHARDS = 8
 # Concurrent marker writes per batch (boto3 clients are thread-safe).
 WRITERS = 32
 _pool: ThreadPoolExecutor | None = None
+# (meter id, aggregation, group, the chunk's totals of that group)
+Part = tuple[str, str, Group, GroupTotals]
 
 
 def _writers() -> ThreadPoolExecutor:
@@ -175,16 +187,36 @@ class DynamoUsageStore:
         return list(_writers().map(write, records))
 
     def apply(self, scope: Scope, chunk: UsageChunk) -> ApplyResult:
-        name = self.table.name
+        """One transaction: the period is still open, the chunk was never applied, its kept
+        events, and every total it changes, additive and idempotent alike, so nothing of a
+        chunk that a closed period refuses leaks into that period."""
         period_ms = chunk.records[0].period_start_ms if chunk.records else 0
         by_meter: dict[str, list[UsageRecord]] = {}
         for record in chunk.records:
             by_meter.setdefault(record.meter_id, []).append(record)
-        # Idempotent totals first: applying them again after a crash changes nothing.
-        for meter_id, records in by_meter.items():
-            aggregation = chunk.aggregations[meter_id]
-            for group, totals in totals_of((r.fact() for r in records), period_ms).items():
-                self._apply_idempotent(scope, chunk, meter_id, aggregation, group, totals)
+        parts = [
+            (meter_id, chunk.aggregations[meter_id], group, totals)
+            for meter_id, records in by_meter.items()
+            for group, totals in totals_of((r.fact() for r in records), period_ms).items()
+        ]
+        for _ in range(5):
+            tx = self._chunk_transaction(scope, chunk, parts)
+            try:
+                self.table.write(tx)
+            except TransactionCancelled as cancelled:
+                failed = tx.failed_labels(cancelled)
+                if "applied" in failed:
+                    return "already_applied"
+                if "period_open" in failed:
+                    return "period_closed"
+                if any(label.startswith("extreme:") for label in failed):
+                    continue  # a concurrent chunk raised a max or a latest first: read again
+                raise
+            return "applied"
+        raise ConcurrentModification(detail="the usage totals are being raised by many batches at once")
+
+    def _chunk_transaction(self, scope: Scope, chunk: UsageChunk, parts: Sequence[Part]) -> Transaction:
+        name = self.table.name
         tx = Transaction()
         state_key = {
             "pk": self._period_pk(scope, chunk.subscription_id, chunk.period_start, 0),
@@ -224,116 +256,133 @@ class DynamoUsageStore:
             },
         )
         shard = _hash(chunk.batch_id, TOTAL_SHARDS)
-        for meter_id, records in by_meter.items():
-            for group, totals in totals_of((r.fact() for r in records), period_ms).items():
-                tx.update(
-                    "totals",
-                    name,
-                    {
-                        "pk": self._period_pk(scope, chunk.subscription_id, chunk.period_start, shard),
-                        "sk": f"{meter_id}#{group_key(group)}",
-                    },
-                    "ADD #n :n, #s :s, #ds :ds, #dt :dt SET #m = :m, #g = :g, #k = :k",
-                    {
-                        ":n": totals.count,
-                        ":s": totals.sum,
-                        ":ds": totals.delta_sum,
-                        ":dt": totals.delta_seconds,
-                        ":m": meter_id,
-                        ":g": [list(pair) for pair in group],
-                        ":k": "usage_totals",
-                    },
-                    ExpressionAttributeNames={
-                        "#n": "count",
-                        "#s": "sum",
-                        "#ds": "delta_sum",
-                        "#dt": "delta_seconds",
-                        "#m": "meter_id",
-                        "#g": "group",
-                        "#k": "kind",
-                    },
-                )
-        try:
-            self.table.write(tx)
-        except TransactionCancelled as cancelled:
-            failed = tx.failed_labels(cancelled)
-            if "applied" in failed:
-                return "already_applied"
-            if "period_open" in failed:
-                return "period_closed"
-            raise
-        return "applied"
+        stored = self._extremes(scope, chunk, [(m, g) for m, a, g, _ in parts if a in ("max", "latest")])
+        for meter_id, aggregation, group, totals in parts:
+            base = f"{meter_id}#{group_key(group)}"
+            common = {":m": meter_id, ":g": [list(pair) for pair in group]}
+            tx.update(
+                "totals",
+                name,
+                {"pk": self._period_pk(scope, chunk.subscription_id, chunk.period_start, shard), "sk": base},
+                "ADD #n :n, #s :s, #ds :ds, #dt :dt SET #m = :m, #g = :g, #k = :k",
+                {
+                    ":n": totals.count,
+                    ":s": totals.sum,
+                    ":ds": totals.delta_sum,
+                    ":dt": totals.delta_seconds,
+                    ":k": "usage_totals",
+                    **common,
+                },
+                ExpressionAttributeNames={
+                    "#n": "count",
+                    "#s": "sum",
+                    "#ds": "delta_sum",
+                    "#dt": "delta_seconds",
+                    "#m": "meter_id",
+                    "#g": "group",
+                    "#k": "kind",
+                },
+            )
+            if aggregation == "unique_count":
+                self._stage_distinct(tx, scope, chunk, base, common, totals)
+            elif aggregation in ("max", "latest"):
+                self._stage_extreme(tx, scope, chunk, base, common, aggregation, totals, stored.get(base))
+        return tx
 
-    def _apply_idempotent(
+    def _extremes(
+        self, scope: Scope, chunk: UsageChunk, keys: Sequence[tuple[str, Group]]
+    ) -> dict[str, dict[str, Any]]:
+        """The stored max / latest items the chunk may raise, so the transaction carries only
+        the updates that do raise them (a failed condition would cancel it all)."""
+        if not keys:
+            return {}
+        pk = self._period_pk(scope, chunk.subscription_id, chunk.period_start, 0)
+        wanted = [to_item({"pk": pk, "sk": f"{m}#{group_key(g)}#X"}) for m, g in keys]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self.table.name: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
+            }
+            while request:
+                response = self.table.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table.name, []):
+                    item = from_item(raw)
+                    found[str(item["sk"])[: -len("#X")]] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _stage_extreme(
         self,
+        tx: Transaction,
         scope: Scope,
         chunk: UsageChunk,
-        meter_id: str,
+        base: str,
+        common: dict[str, Any],
         aggregation: str,
-        group: Group,
+        totals: GroupTotals,
+        stored: dict[str, Any] | None,
+    ) -> None:
+        key = {"pk": self._period_pk(scope, chunk.subscription_id, chunk.period_start, 0), "sk": f"{base}#X"}
+        if aggregation == "max" and totals.max is not None:
+            if (
+                stored is not None
+                and stored.get("max") is not None
+                and Decimal(str(stored["max"])) >= totals.max
+            ):
+                return
+            tx.update(
+                f"extreme:{base}",
+                self.table.name,
+                key,
+                "SET #x = :x, #m = :m, #g = :g",
+                {":x": totals.max, **common},
+                ConditionExpression="attribute_not_exists(#x) OR #x < :x",
+                ExpressionAttributeNames={"#x": "max", "#m": "meter_id", "#g": "group"},
+            )
+        elif aggregation == "latest" and totals.latest is not None:
+            latest = totals.latest
+            order = f"{latest.at_ms:015d}#{latest.event_id}"
+            if stored is not None and str(stored.get("latest_order", "")) >= order:
+                return
+            tx.update(
+                f"extreme:{base}",
+                self.table.name,
+                key,
+                "SET #o = :o, #i = :i, #v = :v, #at = :at, #m = :m, #g = :g",
+                {":o": order, ":i": latest.event_id, ":v": latest.value, ":at": latest.at_ms, **common},
+                ConditionExpression="attribute_not_exists(#o) OR #o < :o",
+                ExpressionAttributeNames={
+                    "#o": "latest_order",
+                    "#i": "latest_id",
+                    "#v": "latest_value",
+                    "#at": "latest_ms",
+                    "#m": "meter_id",
+                    "#g": "group",
+                },
+            )
+
+    def _stage_distinct(
+        self,
+        tx: Transaction,
+        scope: Scope,
+        chunk: UsageChunk,
+        base: str,
+        common: dict[str, Any],
         totals: GroupTotals,
     ) -> None:
-        base = f"{meter_id}#{group_key(group)}"
-        common = {":m": {"S": meter_id}, ":g": to_item({"g": [list(p) for p in group]})["g"]}
-        if aggregation == "unique_count" and totals.distinct:
-            by_shard: dict[int, set[str]] = {}
-            for text in totals.distinct:
-                by_shard.setdefault(_hash(text, DISTINCT_SHARDS), set()).add(text)
-            for bucket, values in sorted(by_shard.items()):
-                self.table.client.update_item(
-                    TableName=self.table.name,
-                    Key=to_item(
-                        {
-                            "pk": self._period_pk(
-                                scope, chunk.subscription_id, chunk.period_start, bucket % TOTAL_SHARDS
-                            ),
-                            "sk": f"{base}#U{bucket}",
-                        }
-                    ),
-                    UpdateExpression="ADD #v :v SET #m = :m, #g = :g",
-                    ExpressionAttributeNames={"#v": "distinct", "#m": "meter_id", "#g": "group"},
-                    ExpressionAttributeValues={":v": {"SS": sorted(values)}, **common},
-                )
-        key = to_item(
-            {"pk": self._period_pk(scope, chunk.subscription_id, chunk.period_start, 0), "sk": f"{base}#X"}
-        )
-        try:
-            if aggregation == "max" and totals.max is not None:
-                self.table.client.update_item(
-                    TableName=self.table.name,
-                    Key=key,
-                    UpdateExpression="SET #x = :x, #m = :m, #g = :g",
-                    ConditionExpression="attribute_not_exists(#x) OR #x < :x",
-                    ExpressionAttributeNames={"#x": "max", "#m": "meter_id", "#g": "group"},
-                    ExpressionAttributeValues={":x": {"N": str(totals.max)}, **common},
-                )
-            elif aggregation == "latest" and totals.latest is not None:
-                latest = totals.latest
-                self.table.client.update_item(
-                    TableName=self.table.name,
-                    Key=key,
-                    UpdateExpression="SET #o = :o, #i = :i, #v = :v, #at = :at, #m = :m, #g = :g",
-                    ConditionExpression="attribute_not_exists(#o) OR #o < :o",
-                    ExpressionAttributeNames={
-                        "#o": "latest_order",
-                        "#i": "latest_id",
-                        "#v": "latest_value",
-                        "#at": "latest_ms",
-                        "#m": "meter_id",
-                        "#g": "group",
-                    },
-                    ExpressionAttributeValues={
-                        ":o": {"S": f"{latest.at_ms:015d}#{latest.event_id}"},
-                        ":i": {"S": latest.event_id},
-                        ":v": {"N": str(latest.value)},
-                        ":at": {"N": str(latest.at_ms)},
-                        **common,
-                    },
-                )
-        except ClientError as error:
-            # A bigger (or later) value is already there: nothing to do.
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        by_bucket: dict[int, set[str]] = {}
+        for text in totals.distinct:
+            by_bucket.setdefault(_hash(text, DISTINCT_SHARDS), set()).add(text)
+        for bucket, values in sorted(by_bucket.items()):
+            pk = self._period_pk(scope, chunk.subscription_id, chunk.period_start, bucket % TOTAL_SHARDS)
+            tx.update(
+                "distinct",
+                self.table.name,
+                {"pk": pk, "sk": f"{base}#U{bucket}"},
+                "ADD #v :v SET #m = :m, #g = :g",
+                {":v": values, **common},
+                ExpressionAttributeNames={"#v": "distinct", "#m": "meter_id", "#g": "group"},
+            )
 
     def mark_rejected(
         self, scope: Scope, batch_id: str, event_ids: Sequence[str], code: str, detail: str
@@ -354,6 +403,35 @@ class DynamoUsageStore:
                     ExpressionAttributeValues=to_item(
                         {":st": "rejected", ":rc": code, ":r": detail, ":b": batch_id}
                     ),
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def mark_rerouted(
+        self,
+        scope: Scope,
+        batch_id: str,
+        event_ids: Sequence[str],
+        subscription_id: str | None,
+        period_start: str | None,
+    ) -> None:
+        names = {"#b": "batch", "#s": "subscription_id", "#p": "period_start"}
+        values: dict[str, Any] = {":b": batch_id}
+        if subscription_id is None or period_start is None:
+            expression = "REMOVE #s, #p"
+        else:
+            expression = "SET #s = :s, #p = :p"
+            values.update({":s": subscription_id, ":p": period_start})
+        for event_id in event_ids:
+            try:
+                self.table.client.update_item(
+                    TableName=self.table.name,
+                    Key=to_item({"pk": self._marker_pk(scope, event_id), "sk": "UEV"}),
+                    UpdateExpression=expression,
+                    ConditionExpression="#b = :b",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_item(values),
                 )
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -403,7 +481,8 @@ class DynamoUsageStore:
                 response = self.table.client.batch_get_item(RequestItems=request)
                 for raw in response.get("Responses", {}).get(self.table.name, []):
                     item = from_item(raw)
-                    if item.get("batch") == batch_id and item.get("status") == "accepted":
+                    # Rejected-as-late events stay owned: recovery must rebuild the same chunks.
+                    if item.get("batch") == batch_id:
                         owned.add(str(item["pk"]).rsplit("#UEV#", 1)[1])
                 request = response.get("UnprocessedKeys") or {}
         return owned
