@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from billow.domain.errors import InvalidStateTransition
@@ -41,7 +42,9 @@ MAX_PENDING_ITEMS = 200
 MAX_SCHEDULED_CHANGES = 20
 
 
+@lru_cache(maxsize=4096)
 def parse_time(value: str) -> datetime:
+    # Cached: usage ingest routes every event against the same few period boundaries.
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 

@@ -198,7 +198,21 @@ class UsageIngestService:
         if problem_code is not None:
             result.reject(*problem_code)
             return None
-        record = UsageRecord(
+        # Routed first, built once: this runs for every event of every batch.
+        subscription_id = period_start = None
+        if meter.counts(properties):  # else kept and deduplicated, counted nowhere
+            sub = self._billing_subscription(scope, customer.id, meter.id, lookups)
+            route = route_event(sub, moment, meter.late_event_policy)
+            if route.rejection is not None:
+                result.reject(*route.rejection)
+                return None
+            if route.period_start is not None and sub is not None:
+                blocked = self._blocked(scope, sub.id, meter.id, route.period_start, lookups)
+                if blocked is not None:
+                    result.reject("usage_blocked", blocked)
+                    return None
+                subscription_id, period_start = sub.id, route.period_start
+        return UsageRecord(
             event_id=raw["id"],
             customer_id=customer.id,
             meter_id=meter.id,
@@ -208,21 +222,10 @@ class UsageIngestService:
             group=meter.group_of(properties),
             value=value,
             text=text,
+            subscription_id=subscription_id,
+            period_start=period_start,
+            period_start_ms=_ms(parse_time(period_start)) if period_start else 0,
         )
-        if not meter.counts(properties):
-            return record  # kept and deduplicated; the meter's filters leave it out
-        sub = self._billing_subscription(scope, customer.id, meter.id, lookups)
-        route = route_event(sub, moment, meter.late_event_policy)
-        if route.rejection is not None:
-            result.reject(*route.rejection)
-            return None
-        if route.period_start is None or sub is None:
-            return record
-        blocked = self._blocked(scope, sub.id, meter.id, route.period_start, lookups)
-        if blocked is not None:
-            result.reject("usage_blocked", blocked)
-            return None
-        return record.routed(sub.id, route.period_start, _ms(parse_time(route.period_start)))
 
     def _meter(self, scope: Scope, code: str, lookups: _Lookups) -> Meter | None:
         if code not in lookups.meters:
@@ -370,18 +373,18 @@ def chunks_of(
             r.subscription_id or "",
             r.period_start or "",
             r.meter_id,
-            json.dumps(r.group),
+            _group_order(r.group),
             r.event_id,
         ),
     )
     chunks: list[tuple[list[UsageRecord], str]] = []
     current: list[UsageRecord] = []
-    groups: set[tuple[str, str]] = set()
+    groups: set[tuple[str, Any]] = set()
     budget = 0
     number = 0
     for record in ordered:
         place = (record.subscription_id, record.period_start)
-        group = (record.meter_id, json.dumps(record.group))
+        group = (record.meter_id, record.group)
         cost = 0 if group in groups else ITEMS_PER_GROUP.get(aggregations.get(record.meter_id, "sum"), 1)
         if current and (
             (current[0].subscription_id, current[0].period_start) != place
@@ -398,6 +401,11 @@ def chunks_of(
     if current:
         chunks.append((current, _origin(current[0], number)))
     return chunks
+
+
+def _group_order(group: Any) -> tuple[tuple[str, bool, str], ...]:
+    # None (a missing dimension) sorts before any value, and never against a string.
+    return tuple((name, value is not None, value or "") for name, value in group)
 
 
 def _origin(record: UsageRecord, number: int) -> str:
@@ -447,7 +455,7 @@ def _shape_problem(raw: Any) -> str | None:
             problems.append("properties: a JSON object")
         elif len(properties) > MAX_PROPERTIES:
             problems.append(f"properties: at most {MAX_PROPERTIES} keys")
-        elif len(json.dumps(properties, default=str)) > MAX_PROPERTIES_BYTES:
+        elif _json_size(properties) > MAX_PROPERTIES_BYTES:
             problems.append(f"properties: at most {MAX_PROPERTIES_BYTES} bytes of JSON")
     unknown = set(raw) - {
         "id",
@@ -460,6 +468,17 @@ def _shape_problem(raw: Any) -> str | None:
     if unknown:
         problems.append(f"unknown fields: {', '.join(sorted(unknown))}")
     return "; ".join(problems) or None
+
+
+def _json_size(properties: Mapping[str, Any]) -> int:
+    """The properties' JSON size; measured exactly only when a quick upper bound for flat
+    scalar values does not already settle it (the common case, and a hot path)."""
+    bound = 2
+    for key, value in properties.items():
+        if not isinstance(value, str | int | float | bool) and value is not None:
+            return len(json.dumps(properties, default=str))
+        bound += len(key) * 6 + (len(value) * 6 if isinstance(value, str) else 24) + 8
+    return bound if bound <= MAX_PROPERTIES_BYTES else len(json.dumps(properties, default=str))
 
 
 def _timestamp(value: str | None, now: datetime) -> datetime | str:
