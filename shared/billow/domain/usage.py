@@ -194,10 +194,6 @@ def _weighted(
     return tidy((integral / divisor).quantize(WEIGHTED_PLACES, rounding=ROUND_HALF_UP))
 
 
-def group_to_dict(group: Group) -> dict[str, str | None]:
-    return dict(group)
-
-
 def group_from_data(data: Any) -> Group:
     """A group stored as [[name, value], ...] (order kept: it is the meter's group_by order)."""
     return tuple((str(name), None if value is None else str(value)) for name, value in data or ())

@@ -73,10 +73,6 @@ def group_key(group: Group) -> str:
     return hashlib.sha256(json.dumps(group).encode()).hexdigest()[:16]
 
 
-def level_key(meter_id: str, group: Group) -> str:
-    return f"{meter_id}#{json.dumps([list(pair) for pair in group])}"
-
-
 def _pack(records: Sequence[UsageRecord]) -> str:
     """zlib-compressed JSON in base64 text: a string, not a binary attribute, because the
     emulator's stream-to-Lambda bridge cannot serialise binary attributes (docs/local-stack.md)."""
