@@ -105,6 +105,11 @@ def merge_totals(*parts: Mapping[Group, GroupTotals]) -> dict[Group, GroupTotals
     return result
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, in integers (no float rounding)."""
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
 @dataclass(frozen=True)
 class PeriodWindow:
     """A billing period in epoch milliseconds, and the moment usage is looked at."""

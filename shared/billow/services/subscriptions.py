@@ -112,14 +112,15 @@ class SubscriptionService:
 
     # --- time -----------------------------------------------------------------------------
 
-    def _now(self, scope: Scope, test_clock_id: str | None) -> datetime:
-        """Real time, or the frozen time of the test clock the subscription lives in."""
+    def _now(self, scope: Scope, test_clock_id: str | None, *, for_reading: bool = False) -> datetime:
+        """Real time, or the frozen time of the test clock the subscription lives in. Reads
+        may look while the clock advances; changes wait until it is ready."""
         if test_clock_id is None:
             return self.clock.now()
         clock = self.clocks.get(scope, test_clock_id)
         if clock is None:  # pragma: no cover - clocks are never deleted
             raise NotFound(detail=f"no test clock with id {test_clock_id}")
-        if clock.status == "advancing":
+        if clock.status == "advancing" and not for_reading:
             # Its objects are mid-way between two times; changes wait until it is ready.
             raise Conflict(
                 detail=f"test clock {clock.id} is advancing to {clock.advancing_to}; retry when ready"
@@ -1166,14 +1167,8 @@ class SubscriptionService:
         sub = self.get(scope, subscription_id)
         if self.usage is None:  # pragma: no cover - wired in every container
             raise NotFound(detail="usage metering is not available")
-        now = self._now_for_reading(scope, sub)
+        now = self._now(scope, sub.test_clock_id, for_reading=True)
         return self.usage.current(scope, sub, self.priced(scope, sub), now)
-
-    def _now_for_reading(self, scope: Scope, sub: Subscription) -> datetime:
-        if sub.test_clock_id is None:
-            return self.clock.now()
-        clock = self.clocks.get(scope, sub.test_clock_id)
-        return parse_time(clock.frozen_time) if clock is not None else self.clock.now()
 
     def _event(self, scope: Scope, type_: str, sub: Subscription) -> EventEnvelope:
         return change_event(scope, type_, "subscription", subscription_to_dict(sub), new_id=self.new_id)

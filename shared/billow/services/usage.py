@@ -4,6 +4,7 @@ the steps that end a period; nothing here reads raw events, only the period tota
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ from billow.domain.usage import (
     GroupTotals,
     PeriodWindow,
     closing_level,
+    epoch_ms,
+    group_from_data,
     projected_quantity,
     quantity_so_far,
     totals_of,
@@ -30,11 +33,7 @@ from billow.ports.usage import CarriedLevels, UsageStore
 
 
 def window_of(start: str, end: str) -> PeriodWindow:
-    return PeriodWindow(_ms(parse_time(start)), _ms(parse_time(end)))
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+    return PeriodWindow(epoch_ms(parse_time(start)), epoch_ms(parse_time(end)))
 
 
 @dataclass
@@ -127,7 +126,7 @@ class UsageService:
         usage = self.store.period_usage(scope, sub.id, start)
         _, openings = self._openings(scope, sub, start, meters)
         window = window_of(start, end)
-        now_ms = _ms(now)
+        now_ms = epoch_ms(now)
         total, projected_total = zero, zero
         by_meter: dict[str, dict[str, Any]] = {}
         for share in share_usage(priced, meters, usage.totals, openings):
@@ -176,7 +175,7 @@ class UsageService:
         """Totals recomputed from the kept events of a period: what its invoice billed, found
         again without the running totals (audit, re-rating)."""
         records = self.store.period_log(scope, subscription_id, period_start)
-        start_ms = _ms(parse_time(period_start))
+        start_ms = epoch_ms(parse_time(period_start))
         by_meter: dict[str, list[Any]] = {}
         for record in records:
             by_meter.setdefault(record.meter_id, []).append(record.fact())
@@ -214,15 +213,9 @@ def _plain(number: Decimal) -> str:
 
 
 def _level_key(meter_id: str, group: Group) -> str:
-    import json
-
     return f"{meter_id}#{json.dumps([list(pair) for pair in group])}"
 
 
 def _parse_level_key(key: str) -> tuple[str, Group]:
-    import json
-
-    from billow.domain.usage import group_from_data
-
     meter_id, _, group = key.partition("#")
     return meter_id, group_from_data(json.loads(group))

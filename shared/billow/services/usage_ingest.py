@@ -24,7 +24,7 @@ from billow.domain.customer import Customer
 from billow.domain.meter import Meter, numeric_value, scalar_text
 from billow.domain.subscription import BILLING_STATUSES, Subscription, parse_time
 from billow.domain.tenancy import Scope
-from billow.domain.usage import UsageRecord, route_event
+from billow.domain.usage import UsageRecord, epoch_ms, route_event
 from billow.ports.clock import Clock
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import (
@@ -217,14 +217,14 @@ class UsageIngestService:
             customer_id=customer.id,
             meter_id=meter.id,
             timestamp=_format(moment),
-            at_ms=_ms(moment),
+            at_ms=epoch_ms(moment),
             properties=properties,
             group=meter.group_of(properties),
             value=value,
             text=text,
             subscription_id=subscription_id,
             period_start=period_start,
-            period_start_ms=_ms(parse_time(period_start)) if period_start else 0,
+            period_start_ms=epoch_ms(parse_time(period_start)) if period_start else 0,
         )
 
     def _meter(self, scope: Scope, code: str, lookups: _Lookups) -> Meter | None:
@@ -321,7 +321,7 @@ class UsageIngestService:
                 if policies[record.meter_id] == "reject":
                     rejected.append(record.event_id)
                 elif target is not None:
-                    kept.append(record.routed(chunk.subscription_id, target, _ms(parse_time(target))))
+                    kept.append(record.routed(chunk.subscription_id, target, epoch_ms(parse_time(target))))
                 else:
                     nowhere.append(record.event_id)
             if rejected:
@@ -524,10 +524,6 @@ def _value(meter: Meter, properties: Mapping[str, Any]) -> tuple[Any, str | None
             ),
         )
     return number, None, None
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def _format(moment: datetime) -> str:

@@ -293,17 +293,18 @@ class DynamoUsageStore:
         if not keys:
             return {}
         pk = self._period_pk(scope, chunk.subscription_id, chunk.period_start, 0)
-        wanted = [to_item({"pk": pk, "sk": f"{m}#{group_key(g)}#X"}) for m, g in keys]
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self.table.name: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
-            }
+        items = self._get_many([{"pk": pk, "sk": f"{m}#{group_key(g)}#X"} for m, g in keys])
+        return {str(item["sk"])[: -len("#X")]: item for item in items}
+
+    def _get_many(self, keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+        """Consistent BatchGetItem in pages of 100, following unprocessed keys."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            page = [to_item(key) for key in keys[start : start + 100]]
+            request: dict[str, Any] = {self.table.name: {"Keys": page, "ConsistentRead": True}}
             while request:
                 response = self.table.client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table.name, []):
-                    item = from_item(raw)
-                    found[str(item["sk"])[: -len("#X")]] = item
+                found.extend(from_item(raw) for raw in response.get("Responses", {}).get(self.table.name, []))
                 request = response.get("UnprocessedKeys") or {}
         return found
 
@@ -468,20 +469,13 @@ class DynamoUsageStore:
         return _unpack(item["records"]) if item else None
 
     def owned(self, scope: Scope, batch_id: str, event_ids: Sequence[str]) -> set[str]:
-        owned: set[str] = set()
-        ids = list(dict.fromkeys(event_ids))
-        for start in range(0, len(ids), 100):
-            keys = [to_item({"pk": self._marker_pk(scope, i), "sk": "UEV"}) for i in ids[start : start + 100]]
-            request: dict[str, Any] = {self.table.name: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                response = self.table.client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table.name, []):
-                    item = from_item(raw)
-                    # Rejected-as-late events stay owned: recovery must rebuild the same chunks.
-                    if item.get("batch") == batch_id:
-                        owned.add(str(item["pk"]).rsplit("#UEV#", 1)[1])
-                request = response.get("UnprocessedKeys") or {}
-        return owned
+        keys = [{"pk": self._marker_pk(scope, i), "sk": "UEV"} for i in dict.fromkeys(event_ids)]
+        # Rejected-as-late events stay owned: recovery must rebuild the same chunks.
+        return {
+            str(item["pk"]).rsplit("#UEV#", 1)[1]
+            for item in self._get_many(keys)
+            if item.get("batch") == batch_id
+        }
 
     # --- periods ------------------------------------------------------------------------------
 
