@@ -1,33 +1,37 @@
-"""The scheduler's entry: every minute, run every step that has fallen due.
+"""The scheduler's entry: every minute, start a billing-cycle run for everything due.
 
-Renewals, trial ends, scheduled changes and expiries are stored as due times; this handler
-calls the one ``run_due_work(now)`` that a test clock's advance and the local ticker also use,
-then finishes any usage batch whose ingest stopped half-way (services/usage_ingest.py).
+Renewals, trial ends, scheduled changes, expiries and invoice finalizations are stored as due
+times; this handler starts the billing-cycle state machine (statemachines/billing_cycle.asl.json)
+for the current minute, the same run a test clock's advance starts for its own time. The
+execution is named after the scheduled event, so a duplicated delivery joins the run already
+started. It
+also finishes any usage batch whose ingest stopped half-way (services/usage_ingest.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billow.api.container import container
+from billow.ports.clock import rfc3339
 
 logger = Logger(service="billow")
-# At most this many steps per run (well inside the timeout); the next run picks up the rest.
-STEPS_PER_RUN = 5_000
 RECOVERIES_PER_RUN = 200
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring = container()
-    report = wiring.due_work.run_due_work(wiring.clock.now(), max_steps=STEPS_PER_RUN)
-    if report.steps or report.failed:
-        logger.info("due work", extra=report.as_dict())
+    now = wiring.clock.now()
+    # Named after the scheduled event: a duplicated delivery of one tick joins its run.
+    tick = hashlib.sha256(str(event.get("id") or rfc3339(now)).encode()).hexdigest()[:16]
+    run = wiring.billing_cycle_runner.start(rfc3339(now), None, name=f"tick-{now:%Y%m%dT%H%M%S}-{tick}")
     # Real time only: a test clock's advance must never touch batches still being ingested.
-    recovered = wiring.usage_ingest.recover_stale_batches(wiring.clock.now(), limit=RECOVERIES_PER_RUN)
+    recovered = wiring.usage_ingest.recover_stale_batches(now, limit=RECOVERIES_PER_RUN)
     if recovered:
         logger.warning("finished abandoned usage batches", extra={"usage_batches": recovered})
-    return {**report.as_dict(), "usage_batches_recovered": recovered}
+    return {"billing_cycle_run": run, "usage_batches_recovered": recovered}

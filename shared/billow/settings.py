@@ -26,6 +26,9 @@ class Settings:
     enable_swagger: bool
     outbox_sweep_min_age_seconds: float
     emit_metrics: bool
+    # The billing-cycle state machine; empty: runs execute in this process (tests).
+    billing_cycle_state_machine: str
+    clock_advance_wait_seconds: float
 
 
 def _env(name: str, default: str) -> str:
@@ -50,6 +53,8 @@ def get_settings() -> Settings:
         outbox_sweep_min_age_seconds=float(_env("BILLOW_OUTBOX_SWEEP_MIN_AGE_SECONDS", "30")),
         # Powertools prints a full metric set to stdout even when "disabled": we add none then.
         emit_metrics=_env("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true",
+        billing_cycle_state_machine=_env("BILLOW_BILLING_CYCLE_STATE_MACHINE", ""),
+        clock_advance_wait_seconds=float(_env("BILLOW_CLOCK_ADVANCE_WAIT_SECONDS", "20")),
     )
 
 

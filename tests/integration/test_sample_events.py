@@ -53,12 +53,10 @@ def test_every_sample_is_listed() -> None:
 
 def test_due_work_sample_runs_the_scheduler(demo_tenant: None) -> None:
     scheduler = load_function("due_work").lambda_handler
-    assert scheduler(sample("due_work_scheduled.json"), FakeContext()) == {
-        "steps": 0,
-        "failed": 0,
-        "complete": True,
-        "usage_batches_recovered": 0,
-    }
+    answer = scheduler(sample("due_work_scheduled.json"), FakeContext())
+    # Without a state machine (this test's environment) the run happens in this process.
+    assert answer["billing_cycle_run"].startswith("tick-")
+    assert answer["usage_batches_recovered"] == 0
 
 
 def test_ingest_sample_answers_per_event(demo_tenant: None) -> None:

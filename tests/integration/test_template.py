@@ -23,6 +23,7 @@ GLOBAL_ENVIRONMENT = {
     "BILLOW_DOCUMENTS_BUCKET",
     "BILLOW_CURSOR_SECRET",
     "BILLOW_STAGE",
+    "BILLOW_BILLING_CYCLE_STATE_MACHINE",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -158,12 +159,19 @@ def test_provisioning_the_real_template(monkeypatch: pytest.MonkeyPatch) -> None
         assert (settings.table_name, settings.idempotency_table_name) == (table_name, idempotency)
         assert (settings.event_bus_name, settings.documents_bucket) == ("billow-dev", bucket)
         assert os.environ["AWS_ENDPOINT_URL"] == aws.endpoint_url
+        # The ARN the functions are given (built from the name) is the machine provisioned.
+        machine = stack.physical_ids["BillingCycleStateMachine"]
+        assert settings.billing_cycle_state_machine == machine
+        assert (
+            aws.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["status"] == "ACTIVE"
+        )
         assert set(stack.outputs) == {
             "ApiUrl",
             "TableName",
             "IdempotencyTableName",
             "EventBusName",
             "DocumentsBucketName",
+            "BillingCycleStateMachineArn",
         }
 
     assert dict(os.environ) == before

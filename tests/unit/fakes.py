@@ -254,6 +254,12 @@ class InMemoryTenantRepository:
             raise Conflict(detail=f"tenant {tenant.id} already exists")
         self._rows[tenant.id] = tenant
 
+    def save(self, before: Tenant, after: Tenant) -> None:
+        current = self._rows.get(before.id)
+        if current is None or current.version != before.version:
+            raise ConcurrentModification(detail="the settings were changed concurrently")
+        self._rows[after.id] = after
+
 
 class InMemoryApiKeyRepository:
     def __init__(self) -> None:

@@ -7,7 +7,7 @@ which is how the local stack points them at the embedded emulator.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -29,7 +29,13 @@ def events_client() -> EventBridgeClient:
     return boto3.client("events", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def stepfunctions_client() -> Any:
+    return boto3.client("stepfunctions", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (tests and the local stack change endpoints)."""
     dynamodb_client.cache_clear()
     events_client.cache_clear()
+    stepfunctions_client.cache_clear()

@@ -23,14 +23,18 @@ if TYPE_CHECKING:
     from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
     from billow.adapters.dynamodb.usage import DynamoUsageStore
+    from billow.ports.billing_cycle import BillingCycleRunner
+    from billow.services.billing_cycle import BillingCycleService
+    from billow.services.credit_notes import CreditNoteService
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
-    from billow.services.due_work import DueWorkService
+    from billow.services.invoices import InvoiceService
     from billow.services.meters import MeterService
     from billow.services.plans import PlanService
     from billow.services.price_overrides import PriceOverrideService
     from billow.services.prices import PriceService
     from billow.services.products import ProductService
+    from billow.services.settings import SettingsService
     from billow.services.subscriptions import SubscriptionService
     from billow.services.tenancy import TenancyService
     from billow.services.test_clocks import TestClockService
@@ -158,6 +162,7 @@ class Container:
             clock=self.clock,
             new_id=self.new_id,
             usage=self.usage,
+            invoicing=self.invoicing,
         )
 
     @cached_property
@@ -214,24 +219,81 @@ class Container:
         )
 
     @cached_property
-    def due_work(self) -> DueWorkService:
-        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
-        from billow.services.due_work import DueWorkService
+    def invoices(self) -> DynamoInvoiceRepository:
+        from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
 
-        return DueWorkService(DynamoSubscriptionRepository(self.table), self.subscriptions)
+        return DynamoInvoiceRepository(self.table)
+
+    @cached_property
+    def invoicing(self) -> InvoiceService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
+        from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
+        from billow.adapters.payments import AwaitingPayment
+        from billow.adapters.tax import ZeroRateTax
+        from billow.services.invoices import InvoiceService
+
+        return InvoiceService(
+            invoices=self.invoices,
+            customers=DynamoCustomerRepository(self.table),
+            tenants=DynamoTenantRepository(self.table),
+            balances=self.credit_balances,
+            clocks=DynamoTestClockRepository(self.table),
+            tax=ZeroRateTax(),
+            collection=AwaitingPayment(),
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
+    @cached_property
+    def credit_notes(self) -> CreditNoteService:
+        from billow.services.credit_notes import CreditNoteService
+
+        return CreditNoteService(self.invoicing)
+
+    @cached_property
+    def settings(self) -> SettingsService:
+        from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
+        from billow.services.settings import SettingsService
+
+        return SettingsService(DynamoTenantRepository(self.table), self.clock)
+
+    @cached_property
+    def billing_cycle(self) -> BillingCycleService:
+        from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
+        from billow.services.billing_cycle import BillingCycleService
+
+        return BillingCycleService(
+            DynamoSubscriptionRepository(self.table), self.subscriptions, self.invoices, self.invoicing
+        )
+
+    @cached_property
+    def billing_cycle_runner(self) -> BillingCycleRunner:
+        arn = get_settings().billing_cycle_state_machine
+        if arn:
+            from billow.adapters.aws import stepfunctions_client
+            from billow.adapters.billing_cycle import StepFunctionsBillingCycle
+
+            return StepFunctionsBillingCycle(stepfunctions_client(), arn)
+        from billow.adapters.billing_cycle import InlineBillingCycle
+
+        return InlineBillingCycle(
+            lambda: self.billing_cycle,
+            lambda scope, clock_id, target: self.test_clocks.finish_advance(scope, clock_id, target),
+        )
 
     @cached_property
     def test_clocks(self) -> TestClockService:
         from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
         from billow.services.test_clocks import TestClockService
 
-        return TestClockService(DynamoTestClockRepository(self.table), self.due_work, self.clock, self.new_id)
-
-    @cached_property
-    def invoices(self) -> DynamoInvoiceRepository:
-        from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
-
-        return DynamoInvoiceRepository(self.table)
+        return TestClockService(
+            DynamoTestClockRepository(self.table),
+            self.billing_cycle_runner,
+            self.clock,
+            self.new_id,
+            wait_seconds=get_settings().clock_advance_wait_seconds,
+        )
 
     @cached_property
     def event_log(self) -> DynamoEventLog:

@@ -1,20 +1,26 @@
-"""Invoices as subscriptions produce them: a draft with lines, created once per billing event.
+"""Invoices: a draft with lines, then finalized (numbered, tax and FX pinned, immutable), then
+paid, void or uncollectible (docs/invoicing.md).
 
-Totals are sums of lines each rounded once (API.md rounding). A total below zero (credits
-exceed charges) is never collected: ``amount_due`` is zero and the surplus goes to the
-customer's credit balance. Finalizing, numbering, tax and payment build on this (issue 6).
+Totals are sums of lines each rounded once; tax is stated per category and rate (domain/tax.py).
+A total below zero (credits exceed charges) is never collected: ``amount_due`` is zero and the
+surplus goes to the customer's credit balance when the invoice is finalized. The customer's
+credit balance is applied to ``amount_due`` at finalization; what is left is collected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from billow.domain.errors import InvalidStateTransition
 from billow.domain.money import Money
+from billow.domain.tax import TaxAmount, TaxRate, breakdown, tax_of
 
 InvoiceType = Literal["subscription", "proration", "one_off"]
+InvoiceStatus = Literal["draft", "finalized", "paid", "void", "uncollectible"]
 BillingReason = Literal[
     "subscription_create",
     "subscription_cycle",
@@ -22,8 +28,12 @@ BillingReason = Literal[
     "subscription_update",
     "subscription_cancel",
     "subscription_end",
+    "manual",
 ]
 LineKind = Literal["recurring", "proration", "one_off", "usage"]
+# Invoices that can still receive credit notes.
+CREDITABLE = ("finalized", "paid", "uncollectible")
+MAX_LINES = 500
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,24 @@ class InvoiceLine:
     # Usage lines: the meter and the group of its usage they bill.
     meter_id: str | None = None
     group: dict[str, str | None] | None = None
+    # Why a line takes money off (required for negative lines added by hand).
+    reason: str | None = None
+    # Set through the tax port on every draft change, pinned at finalization.
+    tax_rate: TaxRate | None = None
+    # Lines added through the API (as opposed to what a subscription produced).
+    manual: bool = False
+
+    @property
+    def net(self) -> Money:
+        return self.amount.rounded()
+
+    @property
+    def tax(self) -> Money | None:
+        """The line's own share of tax (informative; the invoice taxes each group once)."""
+        return tax_of(self.net, self.tax_rate.rate) if self.tax_rate is not None else None
 
     def to_dict(self) -> dict[str, Any]:
+        tax = self.tax
         return {
             "id": self.id,
             "kind": self.kind,
@@ -53,6 +79,14 @@ class InvoiceLine:
             "quantity": str(self.quantity),
             "unit_amount": str(self.unit_amount) if self.unit_amount is not None else None,
             "amount": self.amount.as_dict(),
+            "tax": tax.as_dict() if tax is not None else None,
+            "tax_rate": {
+                "category": self.tax_rate.category,
+                "rate": str(self.tax_rate.rate),
+                "exemption_reason": self.tax_rate.exemption_reason,
+            }
+            if self.tax_rate is not None
+            else None,
             "period": {"start": self.period_start, "end": self.period_end} if self.period_start else None,
             "product_id": self.product_id,
             "price_id": self.price_id,
@@ -61,12 +95,15 @@ class InvoiceLine:
             "proration": dict(self.proration) if self.proration else None,
             "meter_id": self.meter_id,
             "group": dict(self.group) if self.group is not None else None,
+            "reason": self.reason,
+            "manual": self.manual,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InvoiceLine:
         period = data.get("period") or {}
         unit = data.get("unit_amount")
+        rate = data.get("tax_rate")
         return cls(
             id=data["id"],
             kind=data["kind"],
@@ -83,14 +120,23 @@ class InvoiceLine:
             proration={k: int(v) for k, v in data["proration"].items()} if data.get("proration") else None,
             meter_id=data.get("meter_id"),
             group=dict(data["group"]) if data.get("group") is not None else None,
+            reason=data.get("reason"),
+            tax_rate=TaxRate(rate["category"], Decimal(rate["rate"]), rate.get("exemption_reason"))
+            if rate
+            else None,
+            manual=bool(data.get("manual", False)),
         )
 
 
 def total_of(lines: Sequence[InvoiceLine], currency: str) -> Money:
     total = Money.zero(currency)
     for line in lines:
-        total = total + line.amount.rounded()
+        total = total + line.net
     return total
+
+
+def _money(value: Decimal, currency: str) -> Money:
+    return Money(value, currency).rounded()
 
 
 @dataclass(frozen=True)
@@ -109,23 +155,79 @@ class Invoice:
     period_end: str | None = None
     collection_method: str = "charge_automatically"
     payment_terms_days: int = 0
-    status: Literal["draft"] = "draft"
+    status: InvoiceStatus = "draft"
     test_clock_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     version: int = 1
+    # Drafts the billing cycle finalizes on its own at ``finalize_at`` (after the grace period).
+    auto_advance: bool = True
+    finalize_at: str | None = None
+    number: str | None = None
+    sequence: int | None = None
+    due_date: str | None = None
+    finalized_at: str | None = None
+    paid_at: str | None = None
+    voided_at: str | None = None
+    marked_uncollectible_at: str | None = None
+    tax_breakdown: tuple[TaxAmount, ...] = ()
+    fx: dict[str, str] | None = None
+    # Taken from the customer's credit balance at finalization.
+    credit_applied: Decimal = Decimal(0)
+    amount_paid: Decimal = Decimal(0)
+    # Credit notes: everything credited, and the part of it that reduced what is owed.
+    credited_total: Decimal = Decimal(0)
+    credited_offset: Decimal = Decimal(0)
+    credited_by_line: dict[str, Decimal] = field(default_factory=dict)
+    # Handing a finalized invoice over to payment collection (ports/payments.py) is pending.
+    collection_pending: bool = False
+    buyer_reference: str | None = None
+    memo: str | None = None
+
+    # --- amounts ------------------------------------------------------------------------------
 
     @property
-    def total(self) -> Money:
+    def subtotal(self) -> Money:
         return total_of(self.lines, self.currency)
 
     @property
+    def tax_total(self) -> Money:
+        total = Money.zero(self.currency)
+        for group in self.tax_breakdown:
+            total = total + group.amount
+        return total
+
+    @property
+    def total(self) -> Money:
+        return self.subtotal + self.tax_total
+
+    @property
     def amount_due(self) -> Money:
-        return self.total if self.total.amount > 0 else Money.zero(self.currency)
+        """What the customer owes once the credit balance is applied."""
+        due = self.total.amount - self.credit_applied
+        return _money(max(due, Decimal(0)), self.currency)
+
+    @property
+    def amount_remaining(self) -> Money:
+        remaining = self.amount_due.amount - self.amount_paid - self.credited_offset
+        return _money(max(remaining, Decimal(0)), self.currency)
 
     @property
     def credited_to_balance(self) -> Money:
         """What a negative total gives back to the customer's credit balance."""
         return -self.total if self.total.amount < 0 else Money.zero(self.currency)
+
+    @property
+    def creditable(self) -> Money:
+        """What credit notes may still credit: the total less what they already credited."""
+        return _money(max(self.total.amount - self.credited_total, Decimal(0)), self.currency)
+
+    def creditable_line(self, line: InvoiceLine) -> Money:
+        """The net amount of a line not yet credited."""
+        left = line.net.amount - self.credited_by_line.get(line.id, Decimal(0))
+        return _money(max(left, Decimal(0)), self.currency)
+
+    def line(self, line_id: str) -> InvoiceLine | None:
+        return next((line for line in self.lines if line.id == line_id), None)
 
     @property
     def uniqueness_key(self) -> str | None:
@@ -139,37 +241,165 @@ class Invoice:
             return None
         return f"{self.subscription_id}:{self.billing_reason}:{self.period_start}"
 
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def require_draft(self, action: str) -> None:
+        if self.status != "draft":
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is {self.status}: only a draft can be {action}; "
+                "correct a finalized invoice with a credit note"
+            )
+
+    def touched(self, now: str, **changes: Any) -> Invoice:
+        return replace(self, updated_at=now, version=self.version + 1, **changes)
+
+    def with_lines(self, lines: Sequence[InvoiceLine], now: str) -> Invoice:
+        self.require_draft("edited")
+        return self.touched(now, lines=tuple(lines))
+
+    def taxed(self, rates: Sequence[TaxRate]) -> Invoice:
+        """The lines with their rates (one per line, in order) and the breakdown they give."""
+        lines = tuple(replace(line, tax_rate=rate) for line, rate in zip(self.lines, rates, strict=True))
+        groups = breakdown(
+            ((line.amount, rate) for line, rate in zip(lines, rates, strict=True)), self.currency
+        )
+        return replace(self, lines=lines, tax_breakdown=groups)
+
+    def finalize(
+        self,
+        *,
+        number: str,
+        sequence: int,
+        credit_applied: Money,
+        fx: dict[str, str],
+        today: date,
+        now: str,
+    ) -> Invoice:
+        """Pin what was decided and give the invoice its number. An invoice with nothing left
+        to collect is paid at once."""
+        self.require_draft("finalized")
+        finalized = self.touched(
+            now,
+            status="finalized",
+            number=number,
+            sequence=sequence,
+            credit_applied=credit_applied.amount,
+            fx=dict(fx),
+            due_date=(today + timedelta(days=self.payment_terms_days)).isoformat(),
+            finalized_at=now,
+            finalize_at=None,
+        )
+        if finalized.amount_remaining.amount == 0:
+            return replace(finalized, status="paid", paid_at=now)
+        return replace(finalized, collection_pending=True)
+
+    def collection_handed_over(self, now: str) -> Invoice:
+        return self.touched(now, collection_pending=False)
+
+    def void(self, now: str) -> Invoice:
+        if self.status == "void":
+            raise InvalidStateTransition(detail=f"invoice {self.number or self.id} is already void")
+        if self.status == "paid":
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is paid and cannot be voided; issue a credit note"
+            )
+        if self.amount_paid > 0 or self.credited_total > 0:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} has payments or credit notes; "
+                "credit the rest instead"
+            )
+        return self.touched(now, status="void", voided_at=now, finalize_at=None, collection_pending=False)
+
+    def mark_uncollectible(self, now: str) -> Invoice:
+        if self.status != "finalized":
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is {self.status}: only a finalized, unpaid "
+                "invoice can be marked uncollectible"
+            )
+        return self.touched(
+            now, status="uncollectible", marked_uncollectible_at=now, collection_pending=False
+        )
+
+    def credit(self, lines: Mapping[str, Decimal], total: Money, offset: Money, now: str) -> Invoice:
+        """Record a credit note: ``lines`` are the net amounts it credits per invoice line,
+        ``total`` its gross amount, ``offset`` the part that reduces what is owed."""
+        if self.status not in CREDITABLE:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is {self.status}: only a finalized, paid or "
+                "uncollectible invoice can be credited"
+            )
+        by_line = dict(self.credited_by_line)
+        for line_id, amount in lines.items():
+            by_line[line_id] = by_line.get(line_id, Decimal(0)) + amount
+        after = self.touched(
+            now,
+            credited_total=self.credited_total + total.amount,
+            credited_offset=self.credited_offset + offset.amount,
+            credited_by_line=by_line,
+        )
+        if after.status in ("finalized", "uncollectible") and after.amount_remaining.amount == 0:
+            return replace(after, status="paid", paid_at=now, collection_pending=False)
+        return after
+
 
 def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
-    zero = Money.zero(invoice.currency).as_dict()
+    currency = invoice.currency
     return {
         "id": invoice.id,
         "object": "invoice",
         "livemode": invoice.livemode,
-        "number": None,
+        "number": invoice.number,
         "status": invoice.status,
         "type": invoice.type,
         "billing_reason": invoice.billing_reason,
         "customer_id": invoice.customer_id,
         "subscription_id": invoice.subscription_id,
-        "currency": invoice.currency,
+        "currency": currency,
         "period_start": invoice.period_start,
         "period_end": invoice.period_end,
         "lines": [line.to_dict() for line in invoice.lines],
-        "subtotal": invoice.total.as_dict(),
-        "discount_total": zero,
-        "tax_total": zero,
+        "subtotal": invoice.subtotal.as_dict(),
+        "discount_total": Money.zero(currency).as_dict(),
+        "tax_total": invoice.tax_total.as_dict(),
+        "tax_breakdown": [group.to_dict() for group in invoice.tax_breakdown],
         "total": invoice.total.as_dict(),
         "credited_to_balance": invoice.credited_to_balance.as_dict(),
+        "credit_applied": _money(invoice.credit_applied, currency).as_dict(),
         "amount_due": invoice.amount_due.as_dict(),
-        "amount_paid": zero,
+        "amount_paid": _money(invoice.amount_paid, currency).as_dict(),
+        "amount_credited": _money(invoice.credited_total, currency).as_dict(),
+        "amount_remaining": invoice.amount_remaining.as_dict(),
+        "fx": dict(invoice.fx) if invoice.fx else None,
         "collection_method": invoice.collection_method,
         "payment_terms_days": invoice.payment_terms_days,
+        "due_date": invoice.due_date,
+        "auto_advance": invoice.auto_advance,
+        "finalize_at": invoice.finalize_at,
+        "finalized_at": invoice.finalized_at,
+        "paid_at": invoice.paid_at,
+        "voided_at": invoice.voided_at,
+        "marked_uncollectible_at": invoice.marked_uncollectible_at,
+        "buyer_reference": invoice.buyer_reference,
+        "memo": invoice.memo,
         "test_clock_id": invoice.test_clock_id,
         "metadata": dict(invoice.metadata),
         "created_at": invoice.created_at,
         "updated_at": invoice.updated_at,
         "version": invoice.version,
+    }
+
+
+def invoice_to_record(invoice: Invoice) -> dict[str, Any]:
+    """What is stored: the public form plus the bookkeeping clients do not see."""
+    return {
+        **invoice_to_dict(invoice),
+        "sequence": invoice.sequence,
+        "credit_applied_exact": str(invoice.credit_applied),
+        "amount_paid_exact": str(invoice.amount_paid),
+        "credited_total_exact": str(invoice.credited_total),
+        "credited_offset_exact": str(invoice.credited_offset),
+        "credited_by_line": {k: str(v) for k, v in invoice.credited_by_line.items()},
+        "collection_pending": invoice.collection_pending,
     }
 
 
@@ -193,4 +423,23 @@ def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
         test_clock_id=data.get("test_clock_id"),
         metadata=dict(data.get("metadata") or {}),
         version=int(data.get("version", 1)),
+        auto_advance=bool(data.get("auto_advance", True)),
+        finalize_at=data.get("finalize_at"),
+        number=data.get("number"),
+        sequence=int(data["sequence"]) if data.get("sequence") is not None else None,
+        due_date=data.get("due_date"),
+        finalized_at=data.get("finalized_at"),
+        paid_at=data.get("paid_at"),
+        voided_at=data.get("voided_at"),
+        marked_uncollectible_at=data.get("marked_uncollectible_at"),
+        tax_breakdown=tuple(TaxAmount.from_dict(g) for g in data.get("tax_breakdown") or ()),
+        fx=dict(data["fx"]) if data.get("fx") else None,
+        credit_applied=Decimal(data.get("credit_applied_exact") or "0"),
+        amount_paid=Decimal(data.get("amount_paid_exact") or "0"),
+        credited_total=Decimal(data.get("credited_total_exact") or "0"),
+        credited_offset=Decimal(data.get("credited_offset_exact") or "0"),
+        credited_by_line={k: Decimal(v) for k, v in (data.get("credited_by_line") or {}).items()},
+        collection_pending=bool(data.get("collection_pending", False)),
+        buyer_reference=data.get("buyer_reference"),
+        memo=data.get("memo"),
     )

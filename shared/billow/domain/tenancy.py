@@ -25,6 +25,39 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class InvoiceSettings:
+    """How a tenant's invoices are numbered, when they are due and how long drafts wait."""
+
+    invoice_number_format: str = "INV-{YYYY}-{SEQ:06}"
+    credit_note_number_format: str = "CN-{YYYY}-{SEQ:06}"
+    # Default payment terms of invoices whose subscription or request names none.
+    payment_terms_days: int = 0
+    # Days an automatic draft waits before it is finalized (edits and refreshes meanwhile).
+    invoice_grace_period_days: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "invoice_number_format": self.invoice_number_format,
+            "credit_note_number_format": self.credit_note_number_format,
+            "payment_terms_days": self.payment_terms_days,
+            "invoice_grace_period_days": self.invoice_grace_period_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object] | None) -> InvoiceSettings:
+        data = data or {}
+        default = cls()
+        return cls(
+            invoice_number_format=str(data.get("invoice_number_format") or default.invoice_number_format),
+            credit_note_number_format=str(
+                data.get("credit_note_number_format") or default.credit_note_number_format
+            ),
+            payment_terms_days=int(str(data.get("payment_terms_days") or 0)),
+            invoice_grace_period_days=int(str(data.get("invoice_grace_period_days") or 0)),
+        )
+
+
+@dataclass(frozen=True)
 class Tenant:
     id: str
     name: str
@@ -32,6 +65,8 @@ class Tenant:
     default_currency: str | None
     created_at: str
     version: int = 1
+    invoicing: InvoiceSettings = InvoiceSettings()
+    updated_at: str | None = None
 
 
 @dataclass(frozen=True)

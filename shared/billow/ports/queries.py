@@ -89,3 +89,11 @@ class SubscriptionFilter:
     plan_id: str | None = None
     plan_version: int | None = None
     test_clock_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    status: str | None = None
+    type: str | None = None

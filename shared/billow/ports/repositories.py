@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from billow.ports.queries import (
     CustomerFilter,
+    InvoiceFilter,
     MeterFilter,
     Page,
     PageResult,
@@ -22,6 +23,7 @@ from billow.ports.queries import (
 
 if TYPE_CHECKING:
     # Annotations only: importing a port must not load every aggregate (cold start).
+    from billow.domain.credit_note import CreditNote
     from billow.domain.custom_fields import CustomFieldDefinition
     from billow.domain.customer import Customer
     from billow.domain.events import EventEnvelope
@@ -175,6 +177,10 @@ class TenantRepository(Protocol):
 
     def add(self, tenant: Tenant) -> None: ...
 
+    def save(self, before: Tenant, after: Tenant) -> None:
+        """Under the read version; ConcurrentModification when it moved."""
+        ...
+
 
 class ApiKeyRepository(Protocol):
     def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
@@ -234,16 +240,55 @@ class SubscriptionRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class InvoiceWork:
+    """An invoice with work due at ``at``: a draft to finalize or an invoice to collect."""
+
+    scope: Scope
+    invoice_id: str
+    at: str
+    action: str
+
+
 class InvoiceRepository(Protocol):
     def get(self, scope: Scope, invoice_id: str) -> Invoice | None: ...
 
-    def list(
-        self, scope: Scope, customer_id: str | None, subscription_id: str | None, page: Page
-    ) -> PageResult[Invoice]: ...
+    def list(self, scope: Scope, filters: InvoiceFilter, page: Page) -> PageResult[Invoice]: ...
+
+    def get_credit_note(self, scope: Scope, note_id: str) -> CreditNote | None: ...
+
+    def list_credit_notes(
+        self, scope: Scope, invoice_id: str | None, customer_id: str | None, page: Page
+    ) -> PageResult[CreditNote]: ...
+
+    def last_number(self, scope: Scope, sequence: str) -> int:
+        """The last number the tenant's sequence gave (0: none yet), read consistently."""
+        ...
+
+    def work_due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[InvoiceWork]:
+        """Invoices with work due before ``before``, earliest first (real time or one clock)."""
+        ...
+
+    def save(
+        self,
+        scope: Scope,
+        changes: Sequence[tuple[Invoice | None, Invoice]],
+        events: Sequence[EventEnvelope],
+        *,
+        credits: Sequence[CreditEntry] = (),
+        numbered: tuple[str, int, int] | None = None,
+        credit_notes: Sequence[CreditNote] = (),
+    ) -> None:
+        """One transaction; ``numbered`` = (sequence, last read, new last) moves the counter,
+        which fails the whole write if another writer moved it first. Raises
+        ConcurrentModification when any condition fails."""
+        ...
 
 
 class CreditBalanceRepository(Protocol):
     def balances(self, scope: Scope, customer_id: str) -> list[Money]: ...
+
+    def balance(self, scope: Scope, customer_id: str, currency: str) -> Money: ...
 
     def entries(self, scope: Scope, customer_id: str, page: Page) -> PageResult[CreditEntry]: ...
 
@@ -260,6 +305,7 @@ class TestClockRepository(Protocol):
 
 __all__ = [
     "CustomerFilter",
+    "InvoiceFilter",
     "MeterFilter",
     "Page",
     "PageResult",

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
+
 from billow.domain.billing import (
     PricedItem,
     change_prorations,
@@ -34,7 +36,7 @@ from billow.domain.errors import (
     validation_failed,
 )
 from billow.domain.events import EventEnvelope
-from billow.domain.invoice import BillingReason, Invoice, InvoiceLine, InvoiceType
+from billow.domain.invoice import BillingReason, Invoice, InvoiceLine, InvoiceType, invoice_to_dict
 from billow.domain.metadata import merge_metadata
 from billow.domain.money import Money, parse_decimal
 from billow.domain.periods import BillingCycle, cycle_for, local_date, local_midnight
@@ -58,7 +60,7 @@ from billow.domain.subscription import (
     renewed_term_end,
     subscription_to_dict,
 )
-from billow.domain.tenancy import Scope
+from billow.domain.tenancy import InvoiceSettings, Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import (
@@ -80,7 +82,10 @@ from billow.services.events import change_event
 from billow.services.priced_items import price_items
 
 if TYPE_CHECKING:
+    from billow.services.invoices import InvoiceService
     from billow.services.usage import UsageService
+
+logger = Logger(service="billow")
 
 # How far back a start or a scheduled time may lie and still mean "now" (client clock skew).
 CLOCK_SKEW = timedelta(seconds=60)
@@ -109,6 +114,7 @@ class SubscriptionService:
     clock: Clock
     new_id: IdGenerator
     usage: UsageService | None = None
+    invoicing: InvoiceService | None = None
 
     # --- time -----------------------------------------------------------------------------
 
@@ -453,6 +459,23 @@ class SubscriptionService:
         """Run the subscription's earliest step if it is due by ``bound``; None when nothing
         was due (another run took it). ``stamp`` is the write time (None: the step's time for
         a test clock, else the real time)."""
+        outcome = self._run_step(scope, subscription_id, bound, stamp)
+        return outcome.after if outcome is not None else None
+
+    def close_due_periods(self, scope: Scope, subscription_id: str, bound: str) -> Sequence[str]:
+        """The billing cycle's step for one subscription: run every step due by ``bound`` and
+        return the ids of the invoices they drafted. Running it again does nothing."""
+        drafted: Sequence[str] = ()
+        for _ in range(10_000):
+            outcome = self._run_step(scope, subscription_id, bound, None)
+            if outcome is None:
+                return drafted
+            drafted = (*drafted, *(invoice.id for invoice in outcome.invoices))
+        return drafted
+
+    def _run_step(
+        self, scope: Scope, subscription_id: str, bound: str, stamp: str | None
+    ) -> StepOutcome | None:
         for _ in range(MAX_ATTEMPTS):
             before = self.subscriptions.get(scope, subscription_id)
             if before is None:
@@ -466,18 +489,45 @@ class SubscriptionService:
                 self._save(scope, before, outcome)
             except ConcurrentModification:
                 continue
-            return outcome.after
+            return outcome
         raise ConcurrentModification(detail="the subscription is being changed by many requests at once")
 
     def _save(self, scope: Scope, before: Subscription | None, outcome: StepOutcome) -> None:
+        """The step's write: the subscription, its invoice drafts (taxed, with their payment
+        terms and grace period, docs/invoicing.md) and the events of both."""
+        if outcome.invoices and self.invoicing is not None:
+            tenant = self.tenants.get(scope.tenant_id)
+            settings = tenant.invoicing if tenant is not None else InvoiceSettings()
+            outcome.invoices = [
+                self.invoicing.prepare_draft(scope, invoice, settings) for invoice in outcome.invoices
+            ]
+        events = [self._event(scope, outcome.event_type, outcome.after)]
+        events += [
+            change_event(scope, "invoice.created", "invoice", invoice_to_dict(invoice), new_id=self.new_id)
+            for invoice in outcome.invoices
+        ]
         self.subscriptions.save(
             scope,
             before,
             outcome.after,
-            [self._event(scope, outcome.event_type, outcome.after)],
+            events,
             invoices=outcome.invoices,
             credits=outcome.credits,
         )
+
+    def _finalize_now(self, scope: Scope, outcome: StepOutcome, stamp: str) -> None:
+        """Invoices an API action produced are finalized in the same request when their grace
+        period is zero; if this fails, the billing cycle finalizes them from the work index."""
+        if self.invoicing is None:
+            return
+        due = [i.id for i in outcome.invoices if i.finalize_at is not None and i.finalize_at <= stamp]
+        if not due:
+            return
+        try:
+            for invoice in self.invoicing.finalize_batch(scope, due, stamp):
+                self.invoicing.collect(scope, invoice.id, stamp)
+        except BillowError:
+            logger.exception("finalizing an action's invoice failed; the billing cycle retries it")
 
     def decide(
         self, scope: Scope, sub: Subscription, step: DueStep, now: str, *, preview: bool = False
@@ -658,19 +708,8 @@ class SubscriptionService:
             payment_terms_days=after.payment_terms_days,
             test_clock_id=after.test_clock_id,
         )
+        # A negative total reaches the credit balance when the invoice is finalized.
         outcome.invoices.append(invoice)
-        if invoice.credited_to_balance.amount > 0:
-            outcome.credits.append(
-                CreditEntry(
-                    id=self.new_id(),
-                    customer_id=after.customer_id,
-                    amount=invoice.credited_to_balance.rounded(),
-                    reason="invoice_credit",
-                    created_at=now,
-                    subscription_id=after.id,
-                    invoice_id=invoice.id,
-                )
-            )
         return outcome
 
     # --- changes --------------------------------------------------------------------------------
@@ -863,6 +902,7 @@ class SubscriptionService:
                         detail="the subscription changed since the version in If-Match"
                     ) from None
                 continue
+            self._finalize_now(scope, outcome, rfc3339(now))
             return outcome.after
         raise ConcurrentModification(
             detail="the subscription is being changed by many requests at once; retry"

@@ -11,11 +11,11 @@ from billow.domain.errors import Forbidden, NotFound, validation_failed
 from billow.domain.subscription import format_time, parse_time
 from billow.domain.tenancy import Scope
 from billow.domain.test_clock import MAX_ADVANCE_DAYS, TestClock, clock_to_dict
+from billow.ports.billing_cycle import BillingCycleRunner
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
 from billow.ports.repositories import Page, PageResult, TestClockRepository
 from billow.services.concurrency import read_decide_write
-from billow.services.due_work import DueWorkReport, DueWorkService
 from billow.services.events import change_event
 
 
@@ -39,9 +39,11 @@ class TestClockService:
     __test__ = False
 
     clocks: TestClockRepository
-    due_work: DueWorkService
+    billing_cycle: BillingCycleRunner
     clock: Clock
     new_id: IdGenerator
+    # How long an advance waits for its run before answering "advancing" (the client polls).
+    wait_seconds: float = 20.0
 
     def create(self, scope: Scope, raw: dict[str, Any]) -> TestClock:
         _sandbox_only(scope)
@@ -97,18 +99,32 @@ class TestClockService:
             version_of=lambda c: c.version,
             what="test clock",
         )
-        report: DueWorkReport = self.due_work.run_due_work(to, clock=(scope, clock_id))
-        if not report.complete:
-            return advancing
-        finished: TestClock = read_decide_write(
-            read,
-            lambda c: c.finish_advance(rfc3339(self.clock.now())) if c.status == "advancing" else None,
-            lambda before, after: write(before, after, "test_clock.advanced"),
+        # Everything due on the way runs through the billing cycle; its last step marks the
+        # clock ready. A repeated advance to the same time joins the same run.
+        run = self.billing_cycle.start(
+            target, (scope, clock_id), name=f"clock-{clock_id}-v{advancing.version}"
+        )
+        self.billing_cycle.wait(run, self.wait_seconds)
+        return self.get(scope, clock_id)
+
+    def finish_advance(self, scope: Scope, clock_id: str, target: str) -> TestClock:
+        """The billing cycle's last step for a clock: it stands at ``target`` and is ready."""
+
+        def finish(clock: TestClock) -> TestClock | None:
+            if clock.status != "advancing" or clock.advancing_to != target:
+                return None  # finished already, or another advance took over
+            return clock.finish_advance(rfc3339(self.clock.now()))
+
+        return read_decide_write(
+            partial(self.get, scope, clock_id),
+            finish,
+            lambda before, after: self.clocks.save(
+                scope, before, after, [self._event(scope, "test_clock.advanced", after)]
+            ),
             if_match=None,
             version_of=lambda c: c.version,
             what="test clock",
         )
-        return finished
 
     def _event(self, scope: Scope, type_: str, clock: TestClock) -> Any:
         return change_event(scope, type_, "test_clock", clock_to_dict(clock), new_id=self.new_id)

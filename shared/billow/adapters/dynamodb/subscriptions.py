@@ -11,14 +11,20 @@ credit balance movements and the events.
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections.abc import Sequence
 from typing import Any
 
-from billow.adapters.dynamodb.credit_balances import stage_credit
+from billow.adapters.dynamodb.credit_balances import stage_credits
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
 from billow.adapters.dynamodb.invoices import INVOICE
-from billow.adapters.dynamodb.table import DynamoTable, Transaction, TransactionCancelled, outbox_items
+from billow.adapters.dynamodb.table import (
+    DynamoTable,
+    Transaction,
+    TransactionCancelled,
+    due_items,
+    outbox_items,
+    scope_of,
+)
 from billow.domain.errors import ConcurrentModification, Conflict
 from billow.domain.events import EventEnvelope
 from billow.domain.invoice import Invoice
@@ -61,11 +67,6 @@ SUBSCRIPTION = EntityKind[Subscription](
 )
 
 
-def _scope_of(key_prefix: str) -> Scope:
-    _, tenant_id, mode = key_prefix.split("#")
-    return Scope(tenant_id, mode == "live")
-
-
 class DynamoSubscriptionRepository:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
@@ -99,8 +100,7 @@ class DynamoSubscriptionRepository:
         tx = Transaction()
         self.store.stage(tx, scope, [(before, after)])
         self.invoices.stage(tx, scope, [(None, invoice) for invoice in invoices])
-        for credit in credits:
-            stage_credit(tx, self.table.name, scope, credit)
+        stage_credits(tx, self.table.name, scope, credits)
         for item in outbox_items(scope, events):
             tx.put("event", self.table.name, item, "attribute_not_exists(pk)")
         self._guard_meters(tx, scope, before, after)
@@ -149,36 +149,24 @@ class DynamoSubscriptionRepository:
             )
 
     def due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[DueEntry]:
-        bound = f"{before}#~"
         if clock is not None:
             scope, clock_id = clock
-            items = self.table.query(
-                index="gsi2",
-                partition=clock_due_partition(scope, clock_id),
-                newest_first=False,
-                sort_below=bound,
-                page_size=limit,
+            items = due_items(
+                self.table, partitions=[clock_due_partition(scope, clock_id)], before=before, limit=limit
             )
-            return [self._entry(item, scope) for _, item in zip(range(limit), items, strict=False)]
-        streams = [
-            self.table.query(
-                index="gsi2",
-                partition=f"DUE#{shard}",
-                newest_first=False,
-                sort_below=bound,
-                page_size=limit,
-            )
-            for shard in range(DUE_SHARDS)
+            return [self._entry(item, scope) for item in items]
+        partitions = [f"DUE#{shard}" for shard in range(DUE_SHARDS)]
+        return [
+            self._entry(item, None)
+            for item in due_items(self.table, partitions=partitions, before=before, limit=limit)
         ]
-        merged = heapq.merge(*streams, key=lambda item: str(item["gsi2sk"]))
-        return [self._entry(item, None) for _, item in zip(range(limit), merged, strict=False)]
 
     @staticmethod
     def _entry(item: dict[str, Any], scope: Scope | None) -> DueEntry:
         due_at, _, rest = str(item["gsi2sk"]).partition("#")
         if scope is None:
             key_prefix, _, subscription_id = rest.rpartition("#")
-            scope = _scope_of(key_prefix)
+            scope = scope_of(key_prefix)
         else:
             subscription_id = rest
         return DueEntry(scope=scope, subscription_id=subscription_id, due_at=due_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -200,6 +201,26 @@ class DynamoTable:
             if not last:
                 return
             request["ExclusiveStartKey"] = last
+
+
+def scope_of(key_prefix: str) -> Scope:
+    """The scope a key prefix (``T#{tenant}#{mode}``) names."""
+    _, tenant_id, mode = key_prefix.split("#")
+    return Scope(tenant_id, mode == "live")
+
+
+def due_items(
+    table: DynamoTable, *, partitions: Sequence[str], before: str, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` entries of sparse gsi2 due-time partitions (sort keys ``{at}#...``) due
+    before ``before``, earliest first across the partitions."""
+    bound = f"{before}#~"
+    streams = [
+        table.query(index="gsi2", partition=partition, newest_first=False, sort_below=bound, page_size=limit)
+        for partition in partitions
+    ]
+    merged = heapq.merge(*streams, key=lambda item: str(item["gsi2sk"]))
+    return [item for _, item in zip(range(limit), merged, strict=False)]
 
 
 def outbox_items(scope: Scope, events: Sequence[EventEnvelope]) -> list[dict[str, Any]]:

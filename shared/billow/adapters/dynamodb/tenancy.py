@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from billow.adapters.dynamodb.table import DynamoTable, Transaction, TransactionCancelled, without_keys
-from billow.domain.errors import Conflict
-from billow.domain.tenancy import ApiKey, Tenant
+from billow.domain.errors import ConcurrentModification, Conflict
+from billow.domain.tenancy import ApiKey, InvoiceSettings, Tenant
 
 
 class DynamoTenantRepository:
@@ -29,30 +29,49 @@ class DynamoTenantRepository:
             default_currency=data.get("default_currency"),
             created_at=data["created_at"],
             version=int(data["version"]),
+            invoicing=InvoiceSettings.from_dict(data.get("invoicing")),
+            updated_at=data.get("updated_at"),
         )
+
+    @staticmethod
+    def _item(tenant: Tenant) -> dict[str, Any]:
+        return {
+            "pk": f"TENANT#{tenant.id}",
+            "sk": "TENANT",
+            "kind": "tenant",
+            "id": tenant.id,
+            "name": tenant.name,
+            "timezone": tenant.timezone,
+            "default_currency": tenant.default_currency,
+            "created_at": tenant.created_at,
+            "updated_at": tenant.updated_at,
+            "version": tenant.version,
+            "invoicing": tenant.invoicing.to_dict(),
+        }
 
     def add(self, tenant: Tenant) -> None:
         tx = Transaction()
-        tx.put(
-            "tenant",
-            self.table.name,
-            {
-                "pk": f"TENANT#{tenant.id}",
-                "sk": "TENANT",
-                "kind": "tenant",
-                "id": tenant.id,
-                "name": tenant.name,
-                "timezone": tenant.timezone,
-                "default_currency": tenant.default_currency,
-                "created_at": tenant.created_at,
-                "version": tenant.version,
-            },
-            "attribute_not_exists(pk)",
-        )
+        tx.put("tenant", self.table.name, self._item(tenant), "attribute_not_exists(pk)")
         try:
             self.table.write(tx)
         except TransactionCancelled:
             raise Conflict(detail=f"tenant {tenant.id} already exists") from None
+
+    def save(self, before: Tenant, after: Tenant) -> None:
+        """Settings changes, under the read version."""
+        tx = Transaction()
+        tx.put(
+            "tenant",
+            self.table.name,
+            self._item(after),
+            "#version = :expected",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":expected": {"N": str(before.version)}},
+        )
+        try:
+            self.table.write(tx)
+        except TransactionCancelled:
+            raise ConcurrentModification(detail="the settings were changed concurrently") from None
 
 
 def _key_from(data: dict[str, Any]) -> ApiKey:

@@ -1,0 +1,261 @@
+"""Credit notes: corrections of a finalized invoice, by lines or by amount, never more than
+is still creditable (docs/invoicing.md).
+
+Amounts of lines are net; each credit note taxes its lines per category and rate like an
+invoice (domain/tax.py), at the rates the invoice pinned. A credit by amount is a gross
+figure, spread over the invoice's tax groups in proportion to their gross.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from billow.domain.errors import FieldError, ValidationFailed, validation_failed
+from billow.domain.invoice import Invoice
+from billow.domain.money import Money, minor_units
+from billow.domain.tax import HUNDRED, TaxAmount, TaxRate, breakdown
+
+CreditReason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"]
+CreditOutcome = Literal["credit", "refund", "offset"]
+REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other")
+OUTCOMES = ("credit", "refund", "offset")
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    id: str
+    description: str
+    amount: Money  # net
+    tax_rate: TaxRate
+    invoice_line_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "invoice_line_id": self.invoice_line_id,
+            "description": self.description,
+            "amount": self.amount.as_dict(),
+            "tax_rate": {
+                "category": self.tax_rate.category,
+                "rate": str(self.tax_rate.rate),
+                "exemption_reason": self.tax_rate.exemption_reason,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreditNoteLine:
+        rate = data["tax_rate"]
+        return cls(
+            id=data["id"],
+            description=data["description"],
+            amount=Money(Decimal(data["amount"]["amount"]), data["amount"]["currency"]),
+            tax_rate=TaxRate(rate["category"], Decimal(rate["rate"]), rate.get("exemption_reason")),
+            invoice_line_id=data.get("invoice_line_id"),
+        )
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    id: str
+    livemode: bool
+    number: str
+    sequence: int
+    invoice_id: str
+    invoice_number: str | None
+    customer_id: str
+    currency: str
+    reason: CreditReason
+    outcome: CreditOutcome
+    lines: tuple[CreditNoteLine, ...]
+    tax_breakdown: tuple[TaxAmount, ...]
+    created_at: str
+    updated_at: str
+    memo: str | None = None
+    status: Literal["issued"] = "issued"
+    test_clock_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+
+    @property
+    def subtotal(self) -> Money:
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total = total + line.amount.rounded()
+        return total
+
+    @property
+    def tax_total(self) -> Money:
+        total = Money.zero(self.currency)
+        for group in self.tax_breakdown:
+            total = total + group.amount
+        return total
+
+    @property
+    def total(self) -> Money:
+        return self.subtotal + self.tax_total
+
+
+@dataclass(frozen=True)
+class CreditPlan:
+    """What a credit note request amounts to against its invoice, before it is numbered."""
+
+    lines: tuple[CreditNoteLine, ...]
+    tax_breakdown: tuple[TaxAmount, ...]
+    by_line: dict[str, Decimal]
+
+    @property
+    def total(self) -> Money:
+        currency = self.lines[0].amount.currency
+        total = Money.zero(currency)
+        for line in self.lines:
+            total = total + line.amount.rounded()
+        for group in self.tax_breakdown:
+            total = total + group.amount
+        return total
+
+
+def _amount(raw: Any, pointer: str, currency: str) -> Money:
+    from billow.domain.money import parse_decimal
+
+    value = parse_decimal(raw, pointer, max_decimals=minor_units(currency))
+    if value <= 0:
+        raise validation_failed(pointer, "must be more than zero")
+    return Money(value, currency)
+
+
+def plan_by_lines(invoice: Invoice, requested: Sequence[Mapping[str, Any]], new_id: Any) -> CreditPlan:
+    """Credit named invoice lines, each by ``amount`` (net) or, without one, all of what is
+    left of it."""
+    errors: list[FieldError] = []
+    lines: list[CreditNoteLine] = []
+    by_line: dict[str, Decimal] = {}
+    for i, entry in enumerate(requested):
+        pointer = f"/lines/{i}"
+        line = invoice.line(str(entry.get("invoice_line_id") or ""))
+        if line is None:
+            errors.append(FieldError(f"{pointer}/invoice_line_id", "is not a line of the invoice"))
+            continue
+        if line.id in by_line:
+            errors.append(FieldError(f"{pointer}/invoice_line_id", "names a line already credited above"))
+            continue
+        left = invoice.creditable_line(line)
+        amount = (
+            _amount(entry["amount"], f"{pointer}/amount", invoice.currency) if entry.get("amount") else left
+        )
+        if amount.amount <= 0:
+            errors.append(FieldError(f"{pointer}/invoice_line_id", "nothing of this line is left to credit"))
+            continue
+        if amount.amount > left.amount:
+            errors.append(
+                FieldError(
+                    f"{pointer}/amount",
+                    f"at most {left.amount} {invoice.currency} of this line is left to credit",
+                )
+            )
+            continue
+        rate = line.tax_rate or TaxRate("Z", Decimal(0))
+        lines.append(CreditNoteLine(new_id(), line.description, amount, rate, line.id))
+        by_line[line.id] = amount.amount
+    if errors:
+        raise ValidationFailed(detail="the credit note's lines are invalid", errors=errors)
+    return _checked(invoice, lines, by_line)
+
+
+def plan_by_amount(invoice: Invoice, raw_amount: Any, description: str, new_id: Any) -> CreditPlan:
+    """Credit a gross amount, spread over the invoice's tax groups by their gross share."""
+    gross = _amount(raw_amount, "/amount", invoice.currency)
+    groups = [g for g in invoice.tax_breakdown if g.taxable_amount.amount > 0]
+    if not groups:
+        groups = [TaxAmount("Z", Decimal(0), invoice.subtotal, Money.zero(invoice.currency))]
+    whole = sum((g.taxable_amount.amount + g.amount.amount for g in groups), Decimal(0))
+    quantum = Decimal(1).scaleb(-minor_units(invoice.currency))
+    lines: list[CreditNoteLine] = []
+    left = gross.amount
+    for i, group in enumerate(groups):
+        share = (
+            left
+            if i == len(groups) - 1
+            else (gross.amount * (group.taxable_amount.amount + group.amount.amount) / whole).quantize(
+                quantum, rounding=ROUND_HALF_UP
+            )
+        )
+        left -= share
+        net = (share * HUNDRED / (HUNDRED + group.rate)).quantize(quantum, rounding=ROUND_HALF_UP)
+        rate = TaxRate(group.category, group.rate, group.exemption_reason)
+        lines.append(CreditNoteLine(new_id(), description, Money(net, invoice.currency), rate))
+    plan = _checked(invoice, lines, {})
+    # Net and tax are rounded apart; the gross asked for is what counts, to the cent.
+    drift = gross.amount - plan.total.amount
+    if drift and lines:
+        first = lines[0]
+        lines[0] = CreditNoteLine(
+            first.id, first.description, first.amount + Money(drift, invoice.currency), first.tax_rate
+        )
+        plan = _checked(invoice, lines, {})
+    return plan
+
+
+def _checked(invoice: Invoice, lines: Sequence[CreditNoteLine], by_line: dict[str, Decimal]) -> CreditPlan:
+    groups = breakdown(((line.amount, line.tax_rate) for line in lines), invoice.currency)
+    plan = CreditPlan(tuple(lines), groups, by_line)
+    if plan.total.amount > invoice.creditable.amount:
+        raise validation_failed(
+            "/amount" if not by_line else "/lines",
+            f"the credit note would credit {plan.total.amount} {invoice.currency}; "
+            f"only {invoice.creditable.amount} {invoice.currency} of the invoice is left to credit",
+        )
+    return plan
+
+
+def credit_note_to_dict(note: CreditNote) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "object": "credit_note",
+        "livemode": note.livemode,
+        "number": note.number,
+        "status": note.status,
+        "invoice_id": note.invoice_id,
+        "invoice_number": note.invoice_number,
+        "customer_id": note.customer_id,
+        "currency": note.currency,
+        "reason": note.reason,
+        "outcome": note.outcome,
+        "memo": note.memo,
+        "lines": [line.to_dict() for line in note.lines],
+        "subtotal": note.subtotal.as_dict(),
+        "tax_total": note.tax_total.as_dict(),
+        "tax_breakdown": [g.to_dict() for g in note.tax_breakdown],
+        "total": note.total.as_dict(),
+        "test_clock_id": note.test_clock_id,
+        "metadata": dict(note.metadata),
+        "created_at": note.created_at,
+        "updated_at": note.updated_at,
+        "version": note.version,
+        "sequence": note.sequence,
+    }
+
+
+def credit_note_from_dict(data: Mapping[str, Any]) -> CreditNote:
+    return CreditNote(
+        id=data["id"],
+        livemode=bool(data["livemode"]),
+        number=data["number"],
+        sequence=int(data["sequence"]),
+        invoice_id=data["invoice_id"],
+        invoice_number=data.get("invoice_number"),
+        customer_id=data["customer_id"],
+        currency=data["currency"],
+        reason=data["reason"],
+        outcome=data["outcome"],
+        lines=tuple(CreditNoteLine.from_dict(line) for line in data["lines"]),
+        tax_breakdown=tuple(TaxAmount.from_dict(g) for g in data.get("tax_breakdown") or ()),
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        memo=data.get("memo"),
+        test_clock_id=data.get("test_clock_id"),
+        metadata=dict(data.get("metadata") or {}),
+        version=int(data.get("version", 1)),
+    )

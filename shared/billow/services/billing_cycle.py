@@ -1,0 +1,220 @@
+"""The billing cycle: everything time brings, as the steps of statemachines/billing_cycle.asl.json.
+
+A run goes in rounds. Each round lists the subscriptions with a step due (``list_due``), closes
+each one's due periods (``close_period``: recurring fees in advance, usage in arrears, pending
+prorations and add-ons, into an invoice draft), finalizes the drafts whose grace period is over
+(``finalize_due``: tax through the tax port, credit balance applied, gap-free number), hands the
+finalized invoices to payment collection (``collect``), and goes round again while anything is
+still due. ``finish`` ends the run (a test clock becomes ready).
+
+In AWS the state machine calls these steps through the billing-cycle function; the local stack
+runs the same definition on the emulator; ``run_inline`` performs the same rounds in this
+process for code paths without a state machine (unit and handler tests). Every step is safe to
+repeat: the subscription's version and the invoice's uniqueness key make a period close once,
+finalization skips what is no longer a draft, and collection is once per invoice.
+
+Bound to a test clock, a round takes only the work due at the earliest due time, so the steps of
+all the clock's subscriptions and invoices interleave strictly in time order; in real time a
+round takes everything due by now.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from billow.domain.errors import BillowError
+from billow.domain.tenancy import Scope
+from billow.ports.repositories import InvoiceRepository, SubscriptionRepository
+from billow.services.invoices import FINALIZE_BATCH, InvoiceService
+from billow.services.subscriptions import SubscriptionService
+
+logger = Logger(service="billow")
+# Subscriptions per round: a round's list travels in the execution's state (256 KB at most).
+ROUND_SIZE = 200
+# Invoices one finalize_due step finalizes before handing back to the state machine.
+FINALIZE_PER_STEP = 480
+
+
+def _ref(scope: Scope, **ids: str) -> dict[str, Any]:
+    return {"tenant_id": scope.tenant_id, "livemode": scope.livemode, **ids}
+
+
+def _scope(ref: Mapping[str, Any]) -> Scope:
+    return Scope(str(ref["tenant_id"]), bool(ref["livemode"]))
+
+
+def _clock(state: Mapping[str, Any]) -> tuple[Scope, str] | None:
+    clock = state.get("clock")
+    return (_scope(clock), str(clock["clock_id"])) if clock else None
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    rounds: int
+    closed: int
+    finalized: int
+    failed: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "rounds": self.rounds,
+            "closed": self.closed,
+            "finalized": self.finalized,
+            "failed": self.failed,
+        }
+
+
+@dataclass
+class BillingCycleService:
+    subscriptions: SubscriptionRepository
+    subscription_steps: SubscriptionService
+    invoices: InvoiceRepository
+    invoicing: InvoiceService
+
+    # --- the state machine's steps (each takes and returns the execution's JSON state) ---------
+
+    def list_due(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        now, clock, skip = str(state["now"]), _clock(state), set(state.get("skip") or ())
+        bound = now
+        if clock is not None:
+            # The earliest work of the clock, subscriptions and invoices alike.
+            first_step = [
+                e.due_at
+                for e in self.subscriptions.due(now, clock=clock, limit=len(skip) + 1)
+                if e.subscription_id not in skip
+            ]
+            first_work = [
+                w.at
+                for w in self.invoices.work_due(now, clock=clock, limit=len(skip) + 1)
+                if w.invoice_id not in skip
+            ]
+            if not first_step and not first_work:
+                return {**state, "bound": now, "subscriptions": [], "done": True}
+            bound = min(first_step[:1] + first_work[:1])
+        entries = [
+            e
+            for e in self.subscriptions.due(bound, clock=clock, limit=ROUND_SIZE + len(skip))
+            if e.subscription_id not in skip
+        ][:ROUND_SIZE]
+        has_work = any(
+            w.invoice_id not in skip for w in self.invoices.work_due(bound, clock=clock, limit=len(skip) + 1)
+        )
+        subscriptions = [_ref(e.scope, subscription_id=e.subscription_id) for e in entries]
+        return {
+            **state,
+            "bound": bound,
+            "subscriptions": subscriptions,
+            "done": not subscriptions and not has_work,
+        }
+
+    def close_period(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        ref = state["subscription"]
+        drafted = self.subscription_steps.close_due_periods(
+            _scope(ref), ref["subscription_id"], str(state["bound"])
+        )
+        return {"subscription": ref, "invoice_ids": list(drafted)}
+
+    def finalize_due(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Finalize drafts due by the round's bound, tenant by tenant in batches (each batch one
+        transaction with consecutive numbers), and list what is left to collect."""
+        bound, clock = str(state["bound"]), _clock(state)
+        skip = list(state.get("skip") or ())
+        skip += [c["failed"]["subscription_id"] for c in state.get("closed") or () if c.get("failed")]
+        work = [
+            w
+            for w in self.invoices.work_due(bound, clock=clock, limit=FINALIZE_PER_STEP + len(skip))
+            if w.invoice_id not in skip
+        ][:FINALIZE_PER_STEP]
+        to_finalize: dict[Scope, list[str]] = defaultdict(list)
+        collect: list[dict[str, Any]] = []
+        for entry in work:
+            if entry.action == "finalize":
+                to_finalize[entry.scope].append(entry.invoice_id)
+            else:
+                collect.append(_ref(entry.scope, invoice_id=entry.invoice_id))
+        finalized = 0
+        for scope, ids in to_finalize.items():
+            for start in range(0, len(ids), FINALIZE_BATCH):
+                batch = ids[start : start + FINALIZE_BATCH]
+                try:
+                    done = self.invoicing.finalize_batch(scope, batch, bound)
+                except Exception as error:  # noqa: BLE001 - logged; one bad batch must not hold back the rest
+                    skip += batch
+                    _log_failure(
+                        "finalizing invoices failed", error, tenant_id=scope.tenant_id, invoices=batch
+                    )
+                    continue
+                finalized += len(done)
+                collect += [_ref(scope, invoice_id=i.id) for i in done if i.collection_pending]
+        more_work = len(work) >= FINALIZE_PER_STEP
+        listed = state.get("subscriptions") or ()
+        return {
+            "now": state["now"],
+            "clock": state.get("clock"),
+            "skip": skip,
+            "bound": bound,
+            "collect": collect,
+            "finalized": int(state.get("finalized") or 0) + finalized,
+            "more": bool(listed) or more_work or (clock is not None and bound < str(state["now"])),
+        }
+
+    def collect(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        ref = state["invoice"]
+        handover = self.invoicing.collect(_scope(ref), ref["invoice_id"], str(state["bound"]))
+        return {
+            "invoice_id": ref["invoice_id"],
+            "outcome": handover.outcome if handover else "nothing_to_collect",
+        }
+
+    # --- the same rounds in this process ---------------------------------------------------
+
+    def run_inline(
+        self, now: str, clock: tuple[Scope, str] | None = None, *, max_rounds: int = 100_000
+    ) -> CycleReport:
+        state: dict[str, Any] = {
+            "now": now,
+            "clock": _ref(clock[0], clock_id=clock[1]) if clock else None,
+            "skip": [],
+        }
+        rounds = closed = failed = 0
+        finalized = 0
+        while rounds < max_rounds:
+            rounds += 1
+            listed = self.list_due(state)
+            if listed["done"]:
+                break
+            results = []
+            for ref in listed["subscriptions"]:
+                try:
+                    results.append(self.close_period({"subscription": ref, "bound": listed["bound"]}))
+                    closed += 1
+                except Exception as error:  # noqa: BLE001 - logged; the state machine's Catch does the same
+                    failed += 1
+                    _log_failure(
+                        "closing a billing period failed", error, subscription_id=ref["subscription_id"]
+                    )
+                    results.append({"failed": ref})
+            after = self.finalize_due({**listed, "closed": results})
+            for ref in after["collect"]:
+                self.collect({"invoice": ref, "bound": after["bound"]})
+            finalized = after["finalized"]
+            state = {"now": now, "clock": state["clock"], "skip": after["skip"], "finalized": finalized}
+            if not after["more"]:
+                break
+        return CycleReport(rounds, closed, finalized, failed)
+
+
+def _log_failure(message: str, error: Exception, **context: Any) -> None:
+    logger.exception(
+        message,
+        extra={
+            **context,
+            "code": error.code if isinstance(error, BillowError) else "internal_error",
+            "detail": error.detail if isinstance(error, BillowError) else type(error).__name__,
+        },
+    )

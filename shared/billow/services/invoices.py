@@ -1,0 +1,500 @@
+"""Invoice use cases: one-off drafts and their lines, refresh, finalize (alone or in batches
+from the billing cycle), void, mark uncollectible, and the hand-over to payment collection.
+
+Finalization is where money becomes final (docs/invoicing.md): the tax port's rates are
+pinned, the customer's credit balance is applied, the tenant's gap-free sequence gives the
+number, and all of it is written in one transaction with the events. A batch takes several
+consecutive numbers in that one transaction, so the billing cycle finalizes thousands of
+invoices without contending on the counter, and a failed batch leaves no gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from billow.domain.errors import (
+    ConcurrentModification,
+    Conflict,
+    FieldError,
+    InvalidStateTransition,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    validation_failed,
+)
+from billow.domain.events import EventEnvelope
+from billow.domain.invoice import MAX_LINES, Invoice, InvoiceLine, invoice_to_dict
+from billow.domain.metadata import merge_metadata
+from billow.domain.money import Money, parse_currency, parse_decimal
+from billow.domain.numbering import format_number
+from billow.domain.periods import local_date
+from billow.domain.subscription import format_time, parse_time
+from billow.domain.tenancy import InvoiceSettings, Scope, Tenant
+from billow.ports.clock import Clock, rfc3339
+from billow.ports.ids import IdGenerator
+from billow.ports.payments import Handover, PaymentCollection
+from billow.ports.queries import InvoiceFilter, Page, PageResult
+from billow.ports.repositories import (
+    CreditBalanceRepository,
+    CreditEntry,
+    CustomerRepository,
+    InvoiceRepository,
+    TenantRepository,
+    TestClockRepository,
+)
+from billow.ports.tax import TaxCalculator
+from billow.services.concurrency import MAX_ATTEMPTS, read_decide_write, require_version
+from billow.services.events import change_event
+
+INVOICE_SEQUENCE = "invoice"
+# Invoices numbered per transaction: each brings its own put, events and credit movements,
+# and a transaction holds at most 100 items.
+FINALIZE_BATCH = 12
+# Finalizations racing for the same counter retry on a fresh read; each retry waits a little
+# longer so a crowd of them spreads out instead of colliding again.
+FINALIZE_ATTEMPTS = 60
+
+
+@dataclass
+class InvoiceService:
+    invoices: InvoiceRepository
+    customers: CustomerRepository
+    tenants: TenantRepository
+    balances: CreditBalanceRepository
+    clocks: TestClockRepository
+    tax: TaxCalculator
+    collection: PaymentCollection
+    clock: Clock
+    new_id: IdGenerator
+
+    # --- time and settings ------------------------------------------------------------------
+
+    def _now(self, scope: Scope, test_clock_id: str | None) -> datetime:
+        if test_clock_id is None:
+            return self.clock.now()
+        clock = self.clocks.get(scope, test_clock_id)
+        if clock is None:  # pragma: no cover - clocks are never deleted
+            raise NotFound(detail=f"no test clock with id {test_clock_id}")
+        return parse_time(clock.frozen_time)
+
+    def _tenant(self, scope: Scope) -> Tenant:
+        tenant = self.tenants.get(scope.tenant_id)
+        if tenant is None:  # pragma: no cover - a scope always has its tenant
+            raise NotFound(detail="unknown tenant")
+        return tenant
+
+    def settings(self, scope: Scope) -> InvoiceSettings:
+        return self._tenant(scope).invoicing
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def get(self, scope: Scope, invoice_id: str) -> Invoice:
+        invoice = self.invoices.get(scope, invoice_id)
+        if invoice is None:
+            raise NotFound(detail=f"no invoice with id {invoice_id}")
+        return invoice
+
+    def list(self, scope: Scope, filters: InvoiceFilter, page: Page) -> PageResult[Invoice]:
+        return self.invoices.list(scope, filters, page)
+
+    # --- drafts ---------------------------------------------------------------------------------
+
+    def prepare_draft(self, scope: Scope, invoice: Invoice, settings: InvoiceSettings) -> Invoice:
+        """An automatic draft as the billing cycle stores it: taxed, with its payment terms and
+        the moment its grace period ends."""
+        finalize_at = format_time(
+            parse_time(invoice.created_at) + timedelta(days=settings.invoice_grace_period_days)
+        )
+        terms = invoice.payment_terms_days or settings.payment_terms_days
+        drafted = replace(invoice, finalize_at=finalize_at, payment_terms_days=terms, auto_advance=True)
+        return self._taxed(scope, drafted)
+
+    def _taxed(self, scope: Scope, invoice: Invoice) -> Invoice:
+        return invoice.taxed(self.tax.rates_for(scope, invoice))
+
+    def create(self, scope: Scope, raw: Mapping[str, Any]) -> Invoice:
+        """A one-off draft for a customer, with lines given by hand."""
+        customer = self.customers.get(scope, raw["customer_id"])
+        if customer is None or customer.status == "archived":
+            raise validation_failed("/customer_id", f"no customer with id {raw['customer_id']}")
+        if customer.status != "active":
+            raise validation_failed("/customer_id", f"customer {customer.id} is disabled")
+        currency = parse_currency(raw.get("currency") or customer.currency or "", "/currency")
+        if customer.currency and currency != customer.currency:
+            raise validation_failed("/currency", f"the customer is billed in {customer.currency}")
+        lines = tuple(
+            self._line(entry, currency, f"/lines/{i}") for i, entry in enumerate(raw.get("lines") or ())
+        )
+        if len(lines) > MAX_LINES:
+            raise validation_failed("/lines", f"at most {MAX_LINES} lines")
+        now = self._now(scope, customer.test_clock_id)
+        stamp = rfc3339(now)
+        settings = self.settings(scope)
+        terms = raw.get("payment_terms_days")
+        invoice = Invoice(
+            id=self.new_id(),
+            livemode=scope.livemode,
+            customer_id=customer.id,
+            currency=currency,
+            type="one_off",
+            billing_reason="manual",
+            lines=lines,
+            created_at=stamp,
+            updated_at=stamp,
+            collection_method=raw.get("collection_method") or "send_invoice",
+            payment_terms_days=int(terms) if terms is not None else settings.payment_terms_days,
+            test_clock_id=customer.test_clock_id,
+            metadata=dict(raw.get("metadata") or {}),
+            auto_advance=bool(raw.get("auto_advance", False)),
+            buyer_reference=raw.get("buyer_reference"),
+            memo=raw.get("memo"),
+        )
+        if invoice.auto_advance:
+            invoice = replace(
+                invoice,
+                finalize_at=format_time(now + timedelta(days=settings.invoice_grace_period_days)),
+            )
+        invoice = self._taxed(scope, invoice)
+        self.invoices.save(scope, [(None, invoice)], [self._event(scope, "invoice.created", invoice)])
+        return invoice
+
+    def _line(self, raw: Mapping[str, Any], currency: str, pointer: str) -> InvoiceLine:
+        errors: list[FieldError] = []
+        quantity = parse_decimal(raw.get("quantity", "1"), f"{pointer}/quantity")
+        if quantity <= 0:
+            errors.append(FieldError(f"{pointer}/quantity", "must be more than zero"))
+        unit = parse_decimal(raw.get("unit_amount"), f"{pointer}/unit_amount")
+        amount = Money(unit * quantity, currency).rounded()
+        reason = (raw.get("reason") or "").strip() or None
+        if amount.amount < 0 and reason is None:
+            errors.append(
+                FieldError(
+                    f"{pointer}/reason",
+                    "a line that takes money off needs a reason, e.g. a goodwill discount",
+                )
+            )
+        if not str(raw.get("description") or "").strip():
+            errors.append(FieldError(f"{pointer}/description", "is required"))
+        period = raw.get("period") or {}
+        if errors:
+            raise ValidationFailed(detail="the invoice line is invalid", errors=errors)
+        return InvoiceLine(
+            id=self.new_id(),
+            kind="one_off",
+            description=str(raw["description"]).strip(),
+            quantity=quantity,
+            amount=amount,
+            unit_amount=unit,
+            product_id=raw.get("product_id"),
+            period_start=period.get("start"),
+            period_end=period.get("end"),
+            reason=reason,
+            manual=True,
+        )
+
+    def _edit(
+        self,
+        scope: Scope,
+        invoice_id: str,
+        if_match: int | None,
+        change: Any,
+        event: str = "invoice.updated",
+    ) -> Invoice:
+        def decide(before: Invoice) -> Invoice | None:
+            now = rfc3339(self._now(scope, before.test_clock_id))
+            after: Invoice | None = change(before, now)
+            if after is None:
+                return None
+            return self._taxed(scope, after) if after.status == "draft" else after
+
+        return read_decide_write(
+            lambda: self.get(scope, invoice_id),
+            decide,
+            lambda before, after: self.invoices.save(
+                scope, [(before, after)], [self._event(scope, event, after)]
+            ),
+            if_match=if_match,
+            version_of=lambda i: i.version,
+            what="invoice",
+        )
+
+    def add_line(
+        self, scope: Scope, invoice_id: str, raw: Mapping[str, Any], if_match: int | None
+    ) -> Invoice:
+        def change(invoice: Invoice, now: str) -> Invoice:
+            invoice.require_draft("edited")
+            if len(invoice.lines) >= MAX_LINES:
+                raise validation_failed("/lines", f"an invoice holds at most {MAX_LINES} lines")
+            return invoice.with_lines([*invoice.lines, self._line(raw, invoice.currency, "")], now)
+
+        return self._edit(scope, invoice_id, if_match, change)
+
+    def update_line(
+        self, scope: Scope, invoice_id: str, line_id: str, raw: Mapping[str, Any], if_match: int | None
+    ) -> Invoice:
+        def change(invoice: Invoice, now: str) -> Invoice:
+            invoice.require_draft("edited")
+            current = invoice.line(line_id)
+            if current is None:
+                raise NotFound(detail=f"invoice {invoice_id} has no line {line_id}")
+            merged = {
+                "description": current.description,
+                "quantity": str(current.quantity),
+                "unit_amount": str(
+                    current.unit_amount if current.unit_amount is not None else current.amount.amount
+                ),
+                "reason": current.reason,
+                "product_id": current.product_id,
+                "period": {"start": current.period_start, "end": current.period_end},
+                **{k: v for k, v in raw.items() if v is not None},
+            }
+            fresh = replace(self._line(merged, invoice.currency, ""), id=current.id, kind=current.kind)
+            if not current.manual:
+                fresh = replace(
+                    fresh,
+                    manual=False,
+                    price_id=current.price_id,
+                    subscription_item_id=current.subscription_item_id,
+                )
+            return invoice.with_lines([fresh if line.id == line_id else line for line in invoice.lines], now)
+
+        return self._edit(scope, invoice_id, if_match, change)
+
+    def delete_line(self, scope: Scope, invoice_id: str, line_id: str, if_match: int | None) -> Invoice:
+        def change(invoice: Invoice, now: str) -> Invoice:
+            invoice.require_draft("edited")
+            if invoice.line(line_id) is None:
+                raise NotFound(detail=f"invoice {invoice_id} has no line {line_id}")
+            return invoice.with_lines([line for line in invoice.lines if line.id != line_id], now)
+
+        return self._edit(scope, invoice_id, if_match, change)
+
+    def update(self, scope: Scope, invoice_id: str, raw: Mapping[str, Any], if_match: int | None) -> Invoice:
+        """Drafts take any of these fields; a finalized invoice only its metadata."""
+
+        def change(invoice: Invoice, now: str) -> Invoice | None:
+            fields = dict(raw)
+            if "metadata" in fields:
+                fields["metadata"] = merge_metadata(invoice.metadata, fields["metadata"] or {})
+            other = sorted(k for k in fields if k != "metadata" and getattr(invoice, k) != fields[k])
+            if other and invoice.status != "draft":
+                raise InvalidStateTransition(
+                    detail=f"invoice {invoice.number or invoice.id} is {invoice.status}: only its metadata "
+                    f"can change, not {', '.join(other)}; correct it with a credit note"
+                )
+            if all(getattr(invoice, k) == v for k, v in fields.items()):
+                return None
+            if fields.get("auto_advance") and not invoice.finalize_at:
+                fields["finalize_at"] = now
+            return invoice.touched(now, **fields)
+
+        return self._edit(scope, invoice_id, if_match, change)
+
+    def refresh(self, scope: Scope, invoice_id: str, if_match: int | None) -> Invoice:
+        """Recompute a draft's tax through the tax port (rules or the customer may have
+        changed during the grace period); a draft that is already current stays as it is."""
+
+        def change(invoice: Invoice, now: str) -> Invoice | None:
+            invoice.require_draft("refreshed")
+            fresh = self._taxed(scope, invoice)
+            if fresh.lines == invoice.lines and fresh.tax_breakdown == invoice.tax_breakdown:
+                return None
+            return fresh.touched(now)
+
+        return self._edit(scope, invoice_id, if_match, change)
+
+    # --- finalization -------------------------------------------------------------------------
+
+    def finalize(self, scope: Scope, invoice_id: str, if_match: int | None) -> Invoice:
+        invoice = self.get(scope, invoice_id)
+        require_version(if_match, invoice.version)
+        if invoice.status != "draft":
+            raise InvalidStateTransition(
+                detail=f"invoice {invoice.number or invoice.id} is already {invoice.status}"
+            )
+        if not invoice.lines:
+            raise validation_failed("/lines", "an invoice without lines cannot be finalized")
+        at = rfc3339(self._now(scope, invoice.test_clock_id))
+        done = self.finalize_batch(scope, [invoice_id], at, if_version=if_match)
+        if not done:
+            # Someone else finalized or voided it between the read and the write.
+            current = self.get(scope, invoice_id)
+            raise InvalidStateTransition(
+                detail=f"invoice {current.number or current.id} is already {current.status}"
+            )
+        return done[0]
+
+    def finalize_batch(
+        self, scope: Scope, invoice_ids: Sequence[str], at: str, *, if_version: int | None = None
+    ) -> Sequence[Invoice]:
+        """Finalize the drafts among ``invoice_ids`` at ``at`` in one transaction with
+        consecutive numbers; drafts already finalized or voided meanwhile are skipped. Returns
+        what this call finalized (a retry of a finished batch returns nothing)."""
+        tenant = self._tenant(scope)
+        for attempt in range(FINALIZE_ATTEMPTS):
+            drafts = []
+            for invoice_id in invoice_ids:
+                invoice = self.invoices.get(scope, invoice_id)
+                if invoice is not None and invoice.status == "draft" and invoice.lines:
+                    drafts.append(invoice)
+            if if_version is not None and drafts and drafts[0].version != if_version:
+                require_version(if_version, drafts[0].version)
+            if not drafts:
+                return []
+            last = self.invoices.last_number(scope, INVOICE_SEQUENCE)
+            changes, events, credits = self._finalized(scope, tenant, drafts, last, at)
+            try:
+                self.invoices.save(
+                    scope,
+                    changes,
+                    events,
+                    credits=credits,
+                    numbered=(INVOICE_SEQUENCE, last, last + len(drafts)),
+                )
+            except ConcurrentModification:
+                time.sleep(min(0.002 * (attempt + 1), 0.05))
+                continue
+            return [after for _, after in changes]
+        raise ConcurrentModification(detail="invoices are being finalized by many requests at once; retry")
+
+    def _finalized(
+        self, scope: Scope, tenant: Tenant, drafts: Sequence[Invoice], last: int, at: str
+    ) -> tuple[Sequence[tuple[Invoice | None, Invoice]], Sequence[EventEnvelope], Sequence[CreditEntry]]:
+        today = local_date(parse_time(at), tenant.timezone)
+        balances: dict[tuple[str, str], Money] = {}
+        changes: list[tuple[Invoice | None, Invoice]] = []
+        events: list[EventEnvelope] = []
+        entries: list[CreditEntry] = []
+        for i, draft in enumerate(drafts):
+            taxed = self._taxed(scope, draft)
+            key = (draft.customer_id, draft.currency)
+            if key not in balances:
+                balances[key] = self.balances.balance(scope, draft.customer_id, draft.currency)
+            applied = Money.zero(draft.currency)
+            total = taxed.total
+            if total.amount > 0 and balances[key].amount > 0:
+                applied = Money(min(total.amount, balances[key].amount), draft.currency).rounded()
+                balances[key] = balances[key] - applied
+            elif total.amount < 0:
+                balances[key] = balances[key] - total
+            sequence = last + i + 1
+            finalized = taxed.finalize(
+                number=format_number(tenant.invoicing.invoice_number_format, sequence, today),
+                sequence=sequence,
+                credit_applied=applied,
+                fx=_same_currency_fx(draft.currency, today.isoformat()),
+                today=today,
+                now=at,
+            )
+            movement = -applied if applied.amount > 0 else taxed.credited_to_balance
+            if movement.amount != 0:
+                entries.append(
+                    CreditEntry(
+                        id=self.new_id(),
+                        customer_id=draft.customer_id,
+                        amount=movement,
+                        reason="applied_to_invoice" if movement.amount < 0 else "invoice_credit",
+                        created_at=at,
+                        subscription_id=draft.subscription_id,
+                        invoice_id=draft.id,
+                    )
+                )
+            events.append(self._event(scope, "invoice.finalized", replace(finalized, status="finalized")))
+            if finalized.status == "paid":
+                finalized = replace(finalized, version=finalized.version + 1)
+                events.append(self._event(scope, "invoice.paid", finalized))
+            changes.append((draft, finalized))
+        return changes, events, entries
+
+    # --- after finalization -------------------------------------------------------------------
+
+    def void(self, scope: Scope, invoice_id: str, if_match: int | None) -> Invoice:
+        """Void a draft or an unpaid invoice. Credit balance it used goes back to the customer;
+        its number stays used (a void invoice keeps it, so the sequence has no gap)."""
+        for _ in range(MAX_ATTEMPTS):
+            before = self.get(scope, invoice_id)
+            require_version(if_match, before.version)
+            now = rfc3339(self._now(scope, before.test_clock_id))
+            after = before.void(now)
+            credits = []
+            returned = Money(before.credit_applied, before.currency).rounded()
+            if returned.amount > 0:
+                credits.append(
+                    CreditEntry(
+                        id=self.new_id(),
+                        customer_id=before.customer_id,
+                        amount=returned,
+                        reason="invoice_voided",
+                        created_at=now,
+                        subscription_id=before.subscription_id,
+                        invoice_id=before.id,
+                    )
+                )
+            elif before.status != "draft" and before.credited_to_balance.amount > 0:
+                # The credit a negative invoice gave is taken back (only if still unspent).
+                credits.append(
+                    CreditEntry(
+                        id=self.new_id(),
+                        customer_id=before.customer_id,
+                        amount=-before.credited_to_balance,
+                        reason="invoice_voided",
+                        created_at=now,
+                        invoice_id=before.id,
+                    )
+                )
+            try:
+                self.invoices.save(
+                    scope, [(before, after)], [self._event(scope, "invoice.voided", after)], credits=credits
+                )
+            except ConcurrentModification as error:
+                if if_match is not None:
+                    raise PreconditionFailed(
+                        detail="the invoice changed since the version in If-Match"
+                    ) from None
+                if "credit balance" in (error.detail or ""):
+                    raise Conflict(
+                        detail="the credit this invoice gave has already been spent; it cannot be voided"
+                    ) from None
+                continue
+            return after
+        raise ConcurrentModification(detail="the invoice is being changed by many requests at once; retry")
+
+    def mark_uncollectible(self, scope: Scope, invoice_id: str, if_match: int | None) -> Invoice:
+        return self._edit(
+            scope,
+            invoice_id,
+            if_match,
+            lambda invoice, now: invoice.mark_uncollectible(now),
+            event="invoice.marked_uncollectible",
+        )
+
+    def collect(self, scope: Scope, invoice_id: str, at: str) -> Handover | None:
+        """Hand a finalized invoice over to payment collection, once (the port is idempotent
+        per invoice, so a repeat after a crash between the two steps charges nothing)."""
+        invoice = self.invoices.get(scope, invoice_id)
+        if invoice is None or not invoice.collection_pending or invoice.status != "finalized":
+            return None
+        handover = self.collection.collect(scope, invoice)
+        # Paid, voided or handed over meanwhile: then there is nothing left to record.
+        with contextlib.suppress(ConcurrentModification):
+            self.invoices.save(scope, [(invoice, invoice.collection_handed_over(at))], [])
+        return handover
+
+    def _event(self, scope: Scope, type_: str, invoice: Invoice) -> EventEnvelope:
+        return change_event(scope, type_, "invoice", invoice_to_dict(invoice), new_id=self.new_id)
+
+
+def _same_currency_fx(currency: str, on: str) -> dict[str, str]:
+    """The pinned conversion of an invoice in its prices' own currency (FX policies: issue 9)."""
+    return {
+        "base_currency": currency,
+        "quote_currency": currency,
+        "rate": "1",
+        "source": "same_currency",
+        "date": on,
+    }

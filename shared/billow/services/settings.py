@@ -1,0 +1,76 @@
+"""/v1/settings: the tenant's invoicing settings (number formats, payment terms, grace period)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from billow.domain.errors import FieldError, NotFound, ValidationFailed
+from billow.domain.numbering import format_problem
+from billow.domain.tenancy import Scope, Tenant
+from billow.ports.clock import Clock, rfc3339
+from billow.ports.repositories import TenantRepository
+from billow.services.concurrency import read_decide_write
+
+
+def settings_to_dict(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "object": "settings",
+        "tenant_id": tenant.id,
+        "name": tenant.name,
+        "timezone": tenant.timezone,
+        "default_currency": tenant.default_currency,
+        **tenant.invoicing.to_dict(),
+        "updated_at": tenant.updated_at or tenant.created_at,
+        "version": tenant.version,
+    }
+
+
+@dataclass
+class SettingsService:
+    tenants: TenantRepository
+    clock: Clock
+
+    def get(self, scope: Scope) -> Tenant:
+        tenant = self.tenants.get(scope.tenant_id)
+        if tenant is None:  # pragma: no cover - a scope always has its tenant
+            raise NotFound(detail="unknown tenant")
+        return tenant
+
+    def update(self, scope: Scope, raw: Mapping[str, Any], if_match: int | None) -> Tenant:
+        errors = [
+            FieldError(f"/{name}", problem)
+            for name in ("invoice_number_format", "credit_note_number_format")
+            if name in raw and (problem := format_problem(str(raw[name]))) is not None
+        ]
+        if errors:
+            raise ValidationFailed(detail="the settings are invalid", errors=errors)
+        invoicing = {
+            k: v
+            for k, v in raw.items()
+            if k
+            in (
+                "invoice_number_format",
+                "credit_note_number_format",
+                "payment_terms_days",
+                "invoice_grace_period_days",
+            )
+        }
+
+        def decide(tenant: Tenant) -> Tenant | None:
+            settings = replace(tenant.invoicing, **invoicing)
+            fields = {k: raw[k] for k in ("timezone", "default_currency") if k in raw}
+            if settings == tenant.invoicing and all(getattr(tenant, k) == v for k, v in fields.items()):
+                return None
+            now = rfc3339(self.clock.now())
+            return replace(tenant, invoicing=settings, updated_at=now, version=tenant.version + 1, **fields)
+
+        return read_decide_write(
+            lambda: self.get(scope),
+            decide,
+            self.tenants.save,
+            if_match=if_match,
+            version_of=lambda t: t.version,
+            what="settings",
+        )
