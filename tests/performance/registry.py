@@ -101,6 +101,20 @@ class Benchmark:
     path: Path
 
     @property
+    def timeout_s(self) -> float | None:
+        """A module's own ``TIMEOUT_S = <number>`` (read without importing it), if any."""
+        import ast
+
+        for node in ast.parse(self.path.read_text()).body:
+            named = isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "TIMEOUT_S" for t in node.targets
+            )
+            value = getattr(node, "value", None)
+            if named and isinstance(value, ast.Constant) and isinstance(value.value, int | float):
+                return float(value.value)
+        return None
+
+    @property
     def description(self) -> str:
         """The first line of the module docstring, read without importing the module."""
         import ast

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {}
     for benchmark in select(available, args.only):
         print(f"[bench] {benchmark.name} ...", file=sys.stderr, flush=True)
-        entry = run_benchmark(benchmark, args.timeout)
+        entry = run_benchmark(benchmark, max(args.timeout, benchmark.timeout_s or 0))
         report[benchmark.name] = entry
         print(f"[bench] {benchmark.name}: {entry['verdict']} in {entry['elapsed_s']} s", file=sys.stderr)
     print(json.dumps(report, indent=2))

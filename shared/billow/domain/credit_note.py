@@ -142,8 +142,11 @@ def plan_by_lines(invoice: Invoice, requested: Sequence[Mapping[str, Any]], new_
             errors.append(FieldError(f"{pointer}/invoice_line_id", "names a line already credited above"))
             continue
         left = invoice.creditable_line(line)
+        # Only an absent (or null) amount means "all of it": 0 or "" is an invalid amount.
         amount = (
-            _amount(entry["amount"], f"{pointer}/amount", invoice.currency) if entry.get("amount") else left
+            _amount(entry["amount"], f"{pointer}/amount", invoice.currency)
+            if entry.get("amount") is not None
+            else left
         )
         if amount.amount <= 0:
             errors.append(FieldError(f"{pointer}/invoice_line_id", "nothing of this line is left to credit"))
@@ -186,16 +189,52 @@ def plan_by_amount(invoice: Invoice, raw_amount: Any, description: str, new_id: 
         net = (share * HUNDRED / (HUNDRED + group.rate)).quantize(quantum, rounding=ROUND_HALF_UP)
         rate = TaxRate(group.category, group.rate, group.exemption_reason)
         lines.append(CreditNoteLine(new_id(), description, Money(net, invoice.currency), rate))
-    plan = _checked(invoice, lines, {})
-    # Net and tax are rounded apart; the gross asked for is what counts, to the cent.
-    drift = gross.amount - plan.total.amount
-    if drift and lines:
-        first = lines[0]
-        lines[0] = CreditNoteLine(
-            first.id, first.description, first.amount + Money(drift, invoice.currency), first.tax_rate
-        )
-        plan = _checked(invoice, lines, {})
-    return plan
+    return _checked(invoice, _fitted(lines, gross, quantum), {})
+
+
+def _fitted(lines: list[CreditNoteLine], gross: Money, quantum: Decimal) -> list[CreditNoteLine]:
+    """Net and tax are rounded apart; the gross asked for is what counts, to the cent. Nudge
+    the nets by a few cents, one line and else two, until net plus tax is exactly the gross.
+    One cent more of net can add two cents of gross in a taxed group (so moving the first line
+    alone may overshoot back and forth); when no nudge reaches the gross, the nearest is kept."""
+
+    def total(candidate: Sequence[CreditNoteLine]) -> Decimal:
+        return CreditPlan(
+            tuple(candidate), breakdown(((c.amount, c.tax_rate) for c in candidate), gross.currency), {}
+        ).total.amount
+
+    def nudged(deltas: Mapping[int, int]) -> list[CreditNoteLine] | None:
+        out = list(lines)
+        for i, cents in deltas.items():
+            line = out[i]
+            amount = line.amount + Money(quantum * cents, gross.currency)
+            if amount.amount < 0:
+                return None
+            out[i] = CreditNoteLine(line.id, line.description, amount, line.tax_rate, line.invoice_line_id)
+        return out
+
+    if total(lines) == gross.amount:
+        return lines
+    steps = sorted((s for s in range(-3, 4) if s), key=abs)
+    tries: list[dict[int, int]] = [{i: s} for s in steps for i in range(len(lines))]
+    tries += [
+        {i: a, j: b}
+        for a in steps
+        for b in steps
+        for i in range(len(lines))
+        for j in range(i + 1, len(lines))
+    ]
+    best, best_gap = lines, abs(gross.amount - total(lines))
+    for deltas in tries:
+        candidate = nudged(deltas)
+        if candidate is None:
+            continue
+        gap = abs(gross.amount - total(candidate))
+        if gap == 0:
+            return candidate
+        if gap < best_gap:
+            best, best_gap = candidate, gap
+    return best
 
 
 def _checked(invoice: Invoice, lines: Sequence[CreditNoteLine], by_line: dict[str, Decimal]) -> CreditPlan:

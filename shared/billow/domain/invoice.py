@@ -294,7 +294,8 @@ class Invoice:
         return replace(finalized, collection_pending=True)
 
     def collection_handed_over(self, now: str) -> Invoice:
-        return self.touched(now, collection_pending=False)
+        # Bookkeeping, not a change a client sees: no new version, so no gap in the events.
+        return replace(self, updated_at=now, collection_pending=False)
 
     def void(self, now: str) -> Invoice:
         if self.status == "void":

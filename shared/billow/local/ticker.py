@@ -7,7 +7,7 @@ replaces it, as in AWS).
 Cadence, from ``tick_seconds`` or else ``$BILLOW_TICK_SECONDS``:
 
 * unset: every schedule fires every 2 seconds, whatever its expression. Billow's schedules
-  only call ``run_due_work(now)``, which does what is due and nothing else, so firing more
+  only start work that is due (a billing-cycle run for everything due by now), so firing more
   often than AWS changes *when* due work runs (sooner), never *what* runs.
 * a positive number: every schedule fires every that many seconds.
 * ``0`` or ``real``: the expressions are honoured: ``rate(N minute|minutes|hour|hours|day|days)``

@@ -90,8 +90,8 @@ class BillingCycleService:
             ]
             first_work = [
                 w.at
-                for w in self.invoices.work_due(now, clock=clock, limit=len(skip) + 1)
-                if w.invoice_id not in skip
+                for w in self.invoices.work_due(now, clock=clock, limit=len(skip) + 25)
+                if w.invoice_id not in skip and w.action == "finalize"
             ]
             if not first_step and not first_work:
                 return {**state, "bound": now, "subscriptions": [], "done": True}
@@ -101,8 +101,11 @@ class BillingCycleService:
             for e in self.subscriptions.due(bound, clock=clock, limit=ROUND_SIZE + len(skip))
             if e.subscription_id not in skip
         ][:ROUND_SIZE]
+        # Only drafts make another round worth it; a collection that keeps failing is retried
+        # in each round that runs anyway, and by the next run.
         has_work = any(
-            w.invoice_id not in skip for w in self.invoices.work_due(bound, clock=clock, limit=len(skip) + 1)
+            w.invoice_id not in skip and w.action == "finalize"
+            for w in self.invoices.work_due(bound, clock=clock, limit=len(skip) + 25)
         )
         subscriptions = [_ref(e.scope, subscription_id=e.subscription_id) for e in entries]
         return {
@@ -151,6 +154,10 @@ class BillingCycleService:
                     continue
                 finalized += len(done)
                 collect += [_ref(scope, invoice_id=i.id) for i in done if i.collection_pending]
+                # A draft the batch did not finalize (no lines, voided meanwhile) must not keep
+                # the run going round: it waits for its next edit or the next run.
+                finished = {i.id for i in done}
+                skip += [invoice_id for invoice_id in batch if invoice_id not in finished]
         more_work = len(work) >= FINALIZE_PER_STEP
         listed = state.get("subscriptions") or ()
         return {

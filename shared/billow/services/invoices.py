@@ -242,6 +242,17 @@ class InvoiceService:
             current = invoice.line(line_id)
             if current is None:
                 raise NotFound(detail=f"invoice {invoice_id} has no line {line_id}")
+            if not current.manual:
+                changed = sorted(k for k in raw if k != "description" and raw[k] is not None)
+                if changed:
+                    raise InvalidStateTransition(
+                        detail=f"line {line_id} was produced by the subscription; only its description "
+                        f"can change, not {', '.join(changed)}: add a line to adjust the amount"
+                    )
+                renamed = replace(current, description=str(raw.get("description") or current.description))
+                return invoice.with_lines(
+                    [renamed if line.id == line_id else line for line in invoice.lines], now
+                )
             merged = {
                 "description": current.description,
                 "quantity": str(current.quantity),
@@ -254,13 +265,6 @@ class InvoiceService:
                 **{k: v for k, v in raw.items() if v is not None},
             }
             fresh = replace(self._line(merged, invoice.currency, ""), id=current.id, kind=current.kind)
-            if not current.manual:
-                fresh = replace(
-                    fresh,
-                    manual=False,
-                    price_id=current.price_id,
-                    subscription_item_id=current.subscription_item_id,
-                )
             return invoice.with_lines([fresh if line.id == line_id else line for line in invoice.lines], now)
 
         return self._edit(scope, invoice_id, if_match, change)
@@ -289,8 +293,11 @@ class InvoiceService:
                 )
             if all(getattr(invoice, k) == v for k, v in fields.items()):
                 return None
-            if fields.get("auto_advance") and not invoice.finalize_at:
-                fields["finalize_at"] = now
+            # Only a draft waits to be finalized (a finalized invoice's metadata patch may repeat
+            # its auto_advance without scheduling anything).
+            if invoice.status == "draft" and fields.get("auto_advance") and not invoice.finalize_at:
+                grace = timedelta(days=self.settings(scope).invoice_grace_period_days)
+                fields["finalize_at"] = format_time(parse_time(now) + grace)
             return invoice.touched(now, **fields)
 
         return self._edit(scope, invoice_id, if_match, change)

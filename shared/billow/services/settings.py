@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from billow.domain.errors import FieldError, NotFound, ValidationFailed
+from billow.domain.money import is_currency
 from billow.domain.numbering import format_problem
 from billow.domain.tenancy import Scope, Tenant
 from billow.ports.clock import Clock, rfc3339
@@ -39,11 +40,22 @@ class SettingsService:
         return tenant
 
     def update(self, scope: Scope, raw: Mapping[str, Any], if_match: int | None) -> Tenant:
+        from zoneinfo import available_timezones
+
         errors = [
             FieldError(f"/{name}", problem)
             for name in ("invoice_number_format", "credit_note_number_format")
             if name in raw and (problem := format_problem(str(raw[name]))) is not None
         ]
+        # As when the tenant is created: an unknown zone would fail every later billing date.
+        if "timezone" in raw and raw["timezone"] not in available_timezones():
+            errors.append(FieldError("/timezone", f"'{raw['timezone']}' is not an IANA time zone"))
+        if raw.get("default_currency") is not None and not is_currency(str(raw["default_currency"])):
+            errors.append(
+                FieldError(
+                    "/default_currency", f"'{raw['default_currency']}' is not an ISO 4217 currency code"
+                )
+            )
         if errors:
             raise ValidationFailed(detail="the settings are invalid", errors=errors)
         invoicing = {

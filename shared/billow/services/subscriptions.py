@@ -443,14 +443,19 @@ class SubscriptionService:
     # --- the steps time brings -------------------------------------------------------------------
 
     def catch_up(self, scope: Scope, subscription_id: str, now: datetime) -> Subscription:
-        """Run every step of the subscription due by ``now``, in order."""
+        """Run every step of the subscription due by ``now``, in order; the invoices they
+        make are finalized at once when their grace period allows (as after any action)."""
         bound = rfc3339(now)
         sub = self.get(scope, subscription_id)
         for _ in range(10_000):
             step = sub.next_due()
             if step is None or step.at > bound:
                 return sub
-            sub = self.run_step(scope, subscription_id, bound, stamp=None) or sub
+            outcome = self._run_step(scope, subscription_id, bound, stamp=None)
+            if outcome is None:
+                return self.get(scope, subscription_id)
+            self._finalize_now(scope, outcome, bound)
+            sub = outcome.after
         return sub
 
     def run_step(
