@@ -16,8 +16,7 @@ logger = Logger(service="billow")
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wiring = container()
-    cycle = wiring.billing_cycle
+    cycle = container().billing_cycle
     action = event.get("action")
     if action == "list_due":
         return cycle.list_due(event)
@@ -28,12 +27,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if action == "collect":
         return cycle.collect(event)
     if action == "finish":
-        clock = event.get("clock")
-        if clock:
-            from billow.domain.tenancy import Scope
-
-            scope = Scope(clock["tenant_id"], bool(clock["livemode"]))
-            wiring.test_clocks.finish_advance(scope, clock["clock_id"], str(event["now"]))
-        logger.info("billing cycle run finished", extra={"finalized": event.get("finalized", 0)})
-        return {"now": event["now"], "clock": clock, "finalized": event.get("finalized", 0)}
+        return cycle.finish(event)
     raise ValueError(f"unknown billing cycle action {action!r}")

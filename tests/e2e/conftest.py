@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,17 @@ class Http:
                 return HttpResponse(response.status, dict(response.headers), response.read())
         except urllib.error.HTTPError as error:
             return HttpResponse(error.code, dict(error.headers), error.read())
+
+    def post_data(self, path: str, body: Any, *, status: int = 201) -> Any:
+        """POST with a fresh Idempotency-Key; the answer's ``data`` once its status is checked."""
+        response = self.request("POST", path, body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert response.status == status, response.body
+        return response.data
+
+    def get_data(self, path: str) -> Any:
+        response = self.request("GET", path)
+        assert response.status == 200, response.body
+        return response.data
 
 
 @dataclass

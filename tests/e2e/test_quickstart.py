@@ -11,15 +11,11 @@ from tests.e2e.conftest import Http
 
 
 def post(http: Http, path: str, body: Any, *, status: int = 201) -> Any:
-    response = http.request("POST", path, body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    assert response.status == status, response.body
-    return response.data
+    return http.post_data(path, body, status=status)
 
 
 def get(http: Http, path: str) -> Any:
-    response = http.request("GET", path)
-    assert response.status == 200, response.body
-    return response.data
+    return http.get_data(path)
 
 
 def test_five_calls_and_a_month_give_a_finalized_invoice(http: Http) -> None:

@@ -4,22 +4,17 @@ the invoice that closes the period (the README's walk-through)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from tests.e2e.conftest import Http
 
 
 def post(http: Http, path: str, body: Any, *, status: int = 201) -> Any:
-    response = http.request("POST", path, body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    assert response.status == status, response.body
-    return response.data
+    return http.post_data(path, body, status=status)
 
 
 def get(http: Http, path: str) -> Any:
-    response = http.request("GET", path)
-    assert response.status == 200, response.body
-    return response.data
+    return http.get_data(path)
 
 
 def test_usage_is_counted_once_shown_live_and_billed_at_period_end(http: Http) -> None:

@@ -71,16 +71,11 @@ class StepFunctionsBillingCycle:
 
 
 class InlineBillingCycle:
-    def __init__(
-        self, cycle: Callable[[], BillingCycleService], finish: Callable[[Scope, str, str], object]
-    ) -> None:
+    def __init__(self, cycle: Callable[[], BillingCycleService]) -> None:
         self.cycle = cycle
-        self.finish = finish
 
     def start(self, now: str, clock: tuple[Scope, str] | None, name: str) -> str:
         self.cycle().run_inline(now, clock)
-        if clock is not None:
-            self.finish(clock[0], clock[1], now)
         return name
 
     def wait(self, run_id: str, timeout_seconds: float) -> RunStatus:

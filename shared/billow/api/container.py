@@ -264,7 +264,13 @@ class Container:
         from billow.services.billing_cycle import BillingCycleService
 
         return BillingCycleService(
-            DynamoSubscriptionRepository(self.table), self.subscriptions, self.invoices, self.invoicing
+            DynamoSubscriptionRepository(self.table),
+            self.subscriptions,
+            self.invoices,
+            self.invoicing,
+            finish_clock=lambda scope, clock_id, target: self.test_clocks.finish_advance(
+                scope, clock_id, target
+            ),
         )
 
     @cached_property
@@ -277,10 +283,7 @@ class Container:
             return StepFunctionsBillingCycle(stepfunctions_client(), arn)
         from billow.adapters.billing_cycle import InlineBillingCycle
 
-        return InlineBillingCycle(
-            lambda: self.billing_cycle,
-            lambda scope, clock_id, target: self.test_clocks.finish_advance(scope, clock_id, target),
-        )
+        return InlineBillingCycle(lambda: self.billing_cycle)
 
     @cached_property
     def test_clocks(self) -> TestClockService:

@@ -21,7 +21,7 @@ round takes everything due by now.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,8 @@ class BillingCycleService:
     subscription_steps: SubscriptionService
     invoices: InvoiceRepository
     invoicing: InvoiceService
+    # Marks a test clock ready at its target (TestClockService.finish_advance).
+    finish_clock: Callable[[Scope, str, str], object]
 
     # --- the state machine's steps (each takes and returns the execution's JSON state) ---------
 
@@ -178,6 +180,14 @@ class BillingCycleService:
             "outcome": handover.outcome if handover else "nothing_to_collect",
         }
 
+    def finish(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The run's last step: a test clock now stands at its target and is ready."""
+        clock = state.get("clock")
+        if clock:
+            self.finish_clock(_scope(clock), str(clock["clock_id"]), str(state["now"]))
+        logger.info("billing cycle run finished", extra={"finalized": state.get("finalized", 0)})
+        return {"now": state["now"], "clock": clock, "finalized": state.get("finalized", 0)}
+
     # --- the same rounds in this process ---------------------------------------------------
 
     def run_inline(
@@ -213,6 +223,7 @@ class BillingCycleService:
             state = {"now": now, "clock": state["clock"], "skip": after["skip"], "finalized": finalized}
             if not after["more"]:
                 break
+        self.finish(state)
         return CycleReport(rounds, closed, finalized, failed)
 
 

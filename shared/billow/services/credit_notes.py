@@ -73,7 +73,7 @@ class CreditNoteService:
 
     def issue(self, scope: Scope, raw: Mapping[str, Any]) -> CreditNote:
         invoicing = self.invoicing
-        tenant = invoicing._tenant(scope)
+        tenant = invoicing.tenant(scope)
         for attempt in range(FINALIZE_ATTEMPTS):
             invoice = invoicing.get(scope, raw["invoice_id"])
             plan = self._plan(invoice, raw)
@@ -82,7 +82,7 @@ class CreditNoteService:
                 raise validation_failed("/outcome", f"must be one of {', '.join(OUTCOMES)}")
             total = plan.total
             self._check_outcome(invoice, outcome, total)
-            now = rfc3339(invoicing._now(scope, invoice.test_clock_id))
+            now = rfc3339(invoicing.now_for(scope, invoice.test_clock_id))
             last = invoicing.invoices.last_number(scope, CREDIT_NOTE_SEQUENCE)
             today = local_date(parse_time(now), tenant.timezone)
             note = CreditNote(

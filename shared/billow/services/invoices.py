@@ -74,7 +74,8 @@ class InvoiceService:
 
     # --- time and settings ------------------------------------------------------------------
 
-    def _now(self, scope: Scope, test_clock_id: str | None) -> datetime:
+    def now_for(self, scope: Scope, test_clock_id: str | None) -> datetime:
+        """Real time, or the frozen time of the invoice's test clock."""
         if test_clock_id is None:
             return self.clock.now()
         clock = self.clocks.get(scope, test_clock_id)
@@ -82,14 +83,14 @@ class InvoiceService:
             raise NotFound(detail=f"no test clock with id {test_clock_id}")
         return parse_time(clock.frozen_time)
 
-    def _tenant(self, scope: Scope) -> Tenant:
+    def tenant(self, scope: Scope) -> Tenant:
         tenant = self.tenants.get(scope.tenant_id)
         if tenant is None:  # pragma: no cover - a scope always has its tenant
             raise NotFound(detail="unknown tenant")
         return tenant
 
     def settings(self, scope: Scope) -> InvoiceSettings:
-        return self._tenant(scope).invoicing
+        return self.tenant(scope).invoicing
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class InvoiceService:
         )
         if len(lines) > MAX_LINES:
             raise validation_failed("/lines", f"at most {MAX_LINES} lines")
-        now = self._now(scope, customer.test_clock_id)
+        now = self.now_for(scope, customer.test_clock_id)
         stamp = rfc3339(now)
         settings = self.settings(scope)
         terms = raw.get("payment_terms_days")
@@ -206,7 +207,7 @@ class InvoiceService:
         event: str = "invoice.updated",
     ) -> Invoice:
         def decide(before: Invoice) -> Invoice | None:
-            now = rfc3339(self._now(scope, before.test_clock_id))
+            now = rfc3339(self.now_for(scope, before.test_clock_id))
             after: Invoice | None = change(before, now)
             if after is None:
                 return None
@@ -318,6 +319,7 @@ class InvoiceService:
     # --- finalization -------------------------------------------------------------------------
 
     def finalize(self, scope: Scope, invoice_id: str, if_match: int | None) -> Invoice:
+        """Finalize one draft now (a batch of one) and hand it over to payment collection."""
         invoice = self.get(scope, invoice_id)
         require_version(if_match, invoice.version)
         if invoice.status != "draft":
@@ -326,7 +328,7 @@ class InvoiceService:
             )
         if not invoice.lines:
             raise validation_failed("/lines", "an invoice without lines cannot be finalized")
-        at = rfc3339(self._now(scope, invoice.test_clock_id))
+        at = rfc3339(self.now_for(scope, invoice.test_clock_id))
         done = self.finalize_batch(scope, [invoice_id], at, if_version=if_match)
         if not done:
             # Someone else finalized or voided it between the read and the write.
@@ -334,7 +336,11 @@ class InvoiceService:
             raise InvalidStateTransition(
                 detail=f"invoice {current.number or current.id} is already {current.status}"
             )
-        return done[0]
+        finalized = done[0]
+        if finalized.collection_pending:
+            self.collect(scope, finalized.id, at)
+            return self.get(scope, finalized.id)
+        return finalized
 
     def finalize_batch(
         self, scope: Scope, invoice_ids: Sequence[str], at: str, *, if_version: int | None = None
@@ -342,7 +348,7 @@ class InvoiceService:
         """Finalize the drafts among ``invoice_ids`` at ``at`` in one transaction with
         consecutive numbers; drafts already finalized or voided meanwhile are skipped. Returns
         what this call finalized (a retry of a finished batch returns nothing)."""
-        tenant = self._tenant(scope)
+        tenant = self.tenant(scope)
         for attempt in range(FINALIZE_ATTEMPTS):
             drafts = []
             for invoice_id in invoice_ids:
@@ -426,7 +432,7 @@ class InvoiceService:
         for _ in range(MAX_ATTEMPTS):
             before = self.get(scope, invoice_id)
             require_version(if_match, before.version)
-            now = rfc3339(self._now(scope, before.test_clock_id))
+            now = rfc3339(self.now_for(scope, before.test_clock_id))
             after = before.void(now)
             credits = []
             returned = Money(before.credit_applied, before.currency).rounded()

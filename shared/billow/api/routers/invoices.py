@@ -135,12 +135,7 @@ def refresh_invoice(invoice_id: InvoiceId) -> Response[str]:
     summary="Finalize a draft: number it, pin tax and FX, apply the credit balance",
 )
 def finalize_invoice(invoice_id: InvoiceId) -> Response[str]:
-    wiring = container()
-    finalized = wiring.invoicing.finalize(_scope(), invoice_id, if_match())
-    if finalized.collection_pending:
-        wiring.invoicing.collect(_scope(), finalized.id, finalized.updated_at)
-        finalized = wiring.invoicing.get(_scope(), finalized.id)
-    return _invoice(finalized)
+    return _invoice(container().invoicing.finalize(_scope(), invoice_id, if_match()))
 
 
 @router.post(
