@@ -26,6 +26,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return cycle.finalize_due(event)
     if action == "collect":
         return cycle.collect(event)
+    if action == "continue_run":
+        return cycle.continue_run(event)
     if action == "finish":
         return cycle.finish(event)
     raise ValueError(f"unknown billing cycle action {action!r}")

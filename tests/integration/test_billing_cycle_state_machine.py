@@ -19,6 +19,7 @@ import pytest
 
 from billow.api.container import container
 from billow.local.stack import LocalAws
+from billow.services import billing_cycle
 from billow.services.billing_cycle import BillingCycleService
 from tests.support.api_client import ApiClient
 from tests.support.aws import reset_process_state
@@ -208,4 +209,25 @@ def test_duplicated_runs_invoice_each_period_once(stack: LocalAws, api: ApiClien
         outcomes = list(pool.map(run, range(3)))
 
     assert outcomes == ["succeeded"] * 3
+    assert_invoiced_once(api, subs, expected)
+
+
+def test_a_long_run_continues_in_new_executions_and_a_retried_hand_over_starts_only_one(
+    stack: LocalAws, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One subscription per round and one round per execution: the run goes on in numbered
+    executions, the advance waits through all of them, and the continuation step crashing
+    after it started the next execution joins that execution when retried."""
+    clock, subs, expected = three_subscriptions(api)
+    monkeypatch.setattr(billing_cycle, "ROUND_SIZE", 1)
+    monkeypatch.setattr(billing_cycle, "ROUNDS_PER_EXECUTION", 1)
+    monkeypatch.setattr(BillingCycleService, "continue_run", crash_after("continue_run", times=1))
+
+    advanced = advance(api, clock, MONTH_LATER)
+
+    assert (advanced["status"], advanced["frozen_time"]) == ("ready", MONTH_LATER)
+    runs = sorted((e["name"], e["status"]) for e in executions(stack) if clock in e["name"])
+    base = runs[0][0]
+    assert len(runs) >= 3, runs
+    assert runs == [(base, "SUCCEEDED")] + [(f"{base}-p{n}", "SUCCEEDED") for n in range(1, len(runs))]
     assert_invoiced_once(api, subs, expected)

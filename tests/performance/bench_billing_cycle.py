@@ -1,10 +1,10 @@
 """Billing cycle: closing 1,000 and 10,000 subscriptions through the state machine on the local stack.
 
 Each size gets a test clock holding that many monthly subscriptions, a third each on a flat
-fee, on seats (per unit) and on graduated usage (30 events each). Advancing the clock one
-month starts statemachines/billing_cycle.asl.json on the emulator, which closes every period
-(usage in arrears, fees in advance), finalizes every invoice with a gap-free number and hands
-it to collection. Reported: invoices per second, DynamoDB requests per invoice, and
+fee, on seats (per unit) and on graduated usage (3 events of 7 calls, across the first tier).
+Advancing the clock one month starts statemachines/billing_cycle.asl.json on the emulator,
+which closes every period (usage in arrears, fees in advance), finalizes every invoice with a
+gap-free number and hands it to collection. Reported: invoices per second, DynamoDB requests per invoice, and
 time(10,000) / time(1,000), whose target of 12 means "linear". The emulator serialises every
 DynamoDB call in one Python process, so absolute speed is a floor, not what AWS would do; the
 request count per invoice is exact and is what a deployment pays for.
@@ -30,7 +30,7 @@ TIMEOUT_S = 3000  # read by run_all (the 10,000 setup alone takes minutes on the
 SIZES = tuple(int(n) for n in os.environ.get("BILLOW_BENCH_CYCLE_SIZES", "100,1000").split(","))
 START = "2026-01-01T00:00:00Z"
 MONTH_LATER = "2026-02-01T00:00:00Z"
-EVENTS_PER_USAGE_SUBSCRIPTION = 30
+EVENTS_PER_USAGE_SUBSCRIPTION = 3
 
 
 def catalog(api: ApiClient) -> dict[str, str]:
@@ -90,7 +90,7 @@ def populate(scope: Scope, prices: dict[str, str], clock_id: str, size: int) -> 
                     "meter_code": "calls",
                     "customer_id": customer.id,
                     "timestamp": START,
-                    "properties": {"n": "1"},
+                    "properties": {"n": "7"},
                 }
                 for n in range(EVENTS_PER_USAGE_SUBSCRIPTION)
             ]

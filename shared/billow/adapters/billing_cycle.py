@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from billow.domain.tenancy import Scope
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 RETRIES_PER_NAME = 20
 
 
-def run_input(now: str, clock: tuple[Scope, str] | None) -> dict[str, Any]:
+def run_input(
+    now: str, clock: tuple[Scope, str] | None, carry: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The execution's input: the run's time and clock, and what a continued run carries."""
     return {
         "now": now,
         "clock": {"tenant_id": clock[0].tenant_id, "livemode": clock[0].livemode, "clock_id": clock[1]}
@@ -30,6 +33,9 @@ def run_input(now: str, clock: tuple[Scope, str] | None) -> dict[str, Any]:
         else None,
         "skip": [],
         "finalized": 0,
+        "round": 0,
+        "part": 0,
+        **(carry or {}),
     }
 
 
@@ -38,8 +44,15 @@ class StepFunctionsBillingCycle:
         self.client = client
         self.arn = state_machine_arn
 
-    def start(self, now: str, clock: tuple[Scope, str] | None, name: str) -> str:
-        body = json.dumps(run_input(now, clock))
+    def start(
+        self,
+        now: str,
+        clock: tuple[Scope, str] | None,
+        name: str,
+        *,
+        carry: Mapping[str, Any] | None = None,
+    ) -> str:
+        body = json.dumps(run_input(now, clock, carry))
         for attempt in range(RETRIES_PER_NAME):
             run_name = name if attempt == 0 else f"{name}-retry{attempt}"
             try:
@@ -59,9 +72,14 @@ class StepFunctionsBillingCycle:
         deadline = time.monotonic() + timeout_seconds
         delay = 0.05
         while True:
-            status = self.client.describe_execution(executionArn=run_id)["status"]
+            execution = self.client.describe_execution(executionArn=run_id)
+            status = execution["status"]
             if status == "SUCCEEDED":
-                return "succeeded"
+                continued = json.loads(execution.get("output") or "{}").get("continued_as")
+                if not continued:
+                    return "succeeded"
+                run_id = str(continued)  # the run goes on in its next execution
+                continue
             if status != "RUNNING":
                 return "failed"
             if time.monotonic() >= deadline:
@@ -74,7 +92,14 @@ class InlineBillingCycle:
     def __init__(self, cycle: Callable[[], BillingCycleService]) -> None:
         self.cycle = cycle
 
-    def start(self, now: str, clock: tuple[Scope, str] | None, name: str) -> str:
+    def start(
+        self,
+        now: str,
+        clock: tuple[Scope, str] | None,
+        name: str,
+        *,
+        carry: Mapping[str, Any] | None = None,
+    ) -> str:
         self.cycle().run_inline(now, clock)
         return name
 

@@ -271,6 +271,7 @@ class Container:
             finish_clock=lambda scope, clock_id, target: self.test_clocks.finish_advance(
                 scope, clock_id, target
             ),
+            runner=lambda: self.billing_cycle_runner,
         )
 
     @cached_property

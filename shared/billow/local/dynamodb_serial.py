@@ -95,6 +95,8 @@ def serialise_moto_dynamodb() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
 
+    from billow.local.dynamodb_query_index import index_moto_queries
+
     original = DynamoHandler.call_action
 
     def call_action(self: Any) -> Any:
@@ -106,4 +108,5 @@ def serialise_moto_dynamodb() -> None:
     DynamoDBBackend.transact_write_items = _transact_with_undo_log(  # type: ignore[method-assign]
         DynamoDBBackend.__dict__["transact_write_items"]
     )
+    index_moto_queries()
     _installed = True

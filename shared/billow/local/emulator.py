@@ -72,6 +72,23 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _remember_moto_services() -> None:
+    """moto's server lists its own package directory (200 listdir/isdir calls) on every request,
+    under the lock that routes requests: the list never changes while the process runs."""
+    from moto import backends
+
+    listing = backends.list_of_moto_modules
+    if getattr(listing, "remembered", False):
+        return
+    services = tuple(listing())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return services
+
+    list_of_moto_modules.remembered = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+
+
 class Emulator:
     """moto in server mode on ``host:port``, configured for Billow."""
 
@@ -118,6 +135,7 @@ class Emulator:
         if self._quiet:
             # werkzeug logs every request of every boto3 call at INFO.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        _remember_moto_services()
         server = ThreadedMotoServer(ip_address=self.host, port=self._port, verbose=False)
         server.start()
         self._server = server

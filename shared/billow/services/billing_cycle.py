@@ -5,7 +5,9 @@ each one's due periods (``close_period``: recurring fees in advance, usage in ar
 prorations and add-ons, into an invoice draft), finalizes the drafts whose grace period is over
 (``finalize_due``: tax through the tax port, credit balance applied, gap-free number), hands the
 finalized invoices to payment collection (``collect``), and goes round again while anything is
-still due. ``finish`` ends the run (a test clock becomes ready).
+still due. ``finish`` ends the run (a test clock becomes ready). A Step Functions execution
+holds at most 25,000 history events, so after ``ROUNDS_PER_EXECUTION`` rounds ``continue_run``
+starts the rest of the run as a new execution with the same state and ends this one.
 
 In AWS the state machine calls these steps through the billing-cycle function; the local stack
 runs the same definition on the emulator; ``run_inline`` performs the same rounds in this
@@ -20,6 +22,7 @@ round takes everything due by now.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from aws_lambda_powertools import Logger
 
 from billow.domain.errors import BillowError
 from billow.domain.tenancy import Scope
+from billow.ports.billing_cycle import BillingCycleRunner
 from billow.ports.repositories import InvoiceRepository, SubscriptionRepository
 from billow.services.invoices import FINALIZE_BATCH, InvoiceService
 from billow.services.subscriptions import SubscriptionService
@@ -38,6 +42,10 @@ logger = Logger(service="billow")
 ROUND_SIZE = 200
 # Invoices one finalize_due step finalizes before handing back to the state machine.
 FINALIZE_PER_STEP = 480
+# Rounds one execution goes before it continues in a new one. A round adds about 30 events to
+# the execution's history (the Maps are Distributed: their items run as child executions), so
+# 400 rounds stay well inside the 25,000-event limit even with retries.
+ROUNDS_PER_EXECUTION = 400
 
 
 def _ref(scope: Scope, **ids: str) -> dict[str, Any]:
@@ -77,11 +85,17 @@ class BillingCycleService:
     invoicing: InvoiceService
     # Marks a test clock ready at its target (TestClockService.finish_advance).
     finish_clock: Callable[[Scope, str, str], object]
+    # Starts the continuation of a run that reached ROUNDS_PER_EXECUTION (the state machine).
+    runner: Callable[[], BillingCycleRunner] | None = None
 
     # --- the state machine's steps (each takes and returns the execution's JSON state) ---------
 
     def list_due(self, state: Mapping[str, Any]) -> dict[str, Any]:
         now, clock, skip = str(state["now"]), _clock(state), set(state.get("skip") or ())
+        round_ = int(state.get("round") or 0) + 1
+        if round_ > ROUNDS_PER_EXECUTION:
+            return {**state, "bound": now, "subscriptions": [], "done": False, "continue": True}
+        state = {**state, "round": round_, "continue": False}
         bound = now
         if clock is not None:
             # The earliest work of the clock, subscriptions and invoices alike.
@@ -169,6 +183,8 @@ class BillingCycleService:
             "bound": bound,
             "collect": collect,
             "finalized": int(state.get("finalized") or 0) + finalized,
+            "round": int(state.get("round") or 0),
+            "part": int(state.get("part") or 0),
             "more": bool(listed) or more_work or (clock is not None and bound < str(state["now"])),
         }
 
@@ -179,6 +195,18 @@ class BillingCycleService:
             "invoice_id": ref["invoice_id"],
             "outcome": handover.outcome if handover else "nothing_to_collect",
         }
+
+    def continue_run(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Go on in a new execution, named after this one's run and the next part number (so a
+        retried step joins the execution it started), with what this one has learnt."""
+        if self.runner is None:
+            raise RuntimeError("continuing a run needs the state machine runner")
+        part = int(state.get("part") or 0) + 1
+        name = f"{re.sub(r'-p[0-9]+$', '', str(state['run']))}-p{part}"
+        carry = {"skip": list(state.get("skip") or ()), "finalized": int(state.get("finalized") or 0)}
+        run = self.runner().start(str(state["now"]), _clock(state), name, carry={**carry, "part": part})
+        logger.info("billing cycle run continues", extra={"continued_as": run, "part": part})
+        return {"continued_as": run, "part": part}
 
     def finish(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The run's last step: a test clock now stands at its target and is ready."""
@@ -203,6 +231,10 @@ class BillingCycleService:
         while rounds < max_rounds:
             rounds += 1
             listed = self.list_due(state)
+            if listed["continue"]:
+                # No execution history here to keep short: the same run goes on.
+                state = {**state, "round": 0, "part": int(state.get("part") or 0) + 1}
+                continue
             if listed["done"]:
                 break
             results = []
@@ -220,7 +252,14 @@ class BillingCycleService:
             for ref in after["collect"]:
                 self.collect({"invoice": ref, "bound": after["bound"]})
             finalized = after["finalized"]
-            state = {"now": now, "clock": state["clock"], "skip": after["skip"], "finalized": finalized}
+            state = {
+                "now": now,
+                "clock": state["clock"],
+                "skip": after["skip"],
+                "finalized": finalized,
+                "round": after["round"],
+                "part": after["part"],
+            }
             if not after["more"]:
                 break
         self.finish(state)

@@ -471,18 +471,29 @@ class SubscriptionService:
         """The billing cycle's step for one subscription: run every step due by ``bound`` and
         return the ids of the invoices they drafted. Running it again does nothing."""
         drafted: Sequence[str] = ()
+        known: Subscription | None = None
         for _ in range(10_000):
-            outcome = self._run_step(scope, subscription_id, bound, None)
+            outcome = self._run_step(scope, subscription_id, bound, None, known=known)
             if outcome is None:
                 return drafted
             drafted = (*drafted, *(invoice.id for invoice in outcome.invoices))
+            known = outcome.after  # what was just written: no need to read it back
         return drafted
 
     def _run_step(
-        self, scope: Scope, subscription_id: str, bound: str, stamp: str | None
+        self,
+        scope: Scope,
+        subscription_id: str,
+        bound: str,
+        stamp: str | None,
+        *,
+        known: Subscription | None = None,
     ) -> StepOutcome | None:
+        """``known`` is the subscription as this process last wrote it; a stale one only costs
+        a failed condition and a fresh read."""
         for _ in range(MAX_ATTEMPTS):
-            before = self.subscriptions.get(scope, subscription_id)
+            before = known or self.subscriptions.get(scope, subscription_id)
+            known = None
             if before is None:
                 return None
             step = before.next_due()
@@ -584,14 +595,20 @@ class SubscriptionService:
         return self._period_end(scope, sub, now, preview)
 
     def _usage_lines(
-        self, scope: Scope, sub: Subscription, end: str, now: str, preview: bool
+        self,
+        scope: Scope,
+        sub: Subscription,
+        end: str,
+        now: str,
+        preview: bool,
+        priced: Sequence[PricedItem] | None = None,
     ) -> Sequence[InvoiceLine]:
         """The metered usage of the current period up to ``end`` (docs/usage.md)."""
         if self.usage is None or sub.status not in BILLING_STATUSES:
             return []
-        return self.usage.close(
-            scope, sub, self.priced(scope, sub), end, now, preview=preview, new_id=self.new_id
-        )
+        if priced is None:
+            priced = self.priced(scope, sub)
+        return self.usage.close(scope, sub, priced, end, now, preview=preview, new_id=self.new_id)
 
     def _begin_billing(
         self, scope: Scope, sub: Subscription, at: datetime, now: str, reason: BillingReason, event: str
@@ -607,16 +624,20 @@ class SubscriptionService:
         event: str,
         reason: BillingReason,
         closing: Sequence[InvoiceLine] = (),
+        priced: Sequence[PricedItem] | None = None,
     ) -> StepOutcome:
         """Start a billed period and invoice it: the pending items, what closes the previous
-        period (in-arrears fees), then the new period's in-advance fees."""
+        period (in-arrears fees), then the new period's in-advance fees. ``priced`` is the
+        subscription's items already priced for the period just closed."""
         start, end, boundary = period
         after = replace(sub.start_period(start, end, boundary, now), pending_items=())
+        if priced is None or after.items != sub.items:
+            priced = self.priced(scope, after)
         lines = [
             *pending_lines(sub.pending_items),
             *closing,
             *recurring_lines(
-                self.priced(scope, after),
+                priced,
                 sub.currency,
                 timing="in_advance",
                 period_start=start,
@@ -649,9 +670,10 @@ class SubscriptionService:
     def _period_end(self, scope: Scope, sub: Subscription, now: str, preview: bool) -> StepOutcome:
         assert sub.current_period_start is not None
         assert sub.current_period_end is not None
-        closing = [*self._usage_lines(scope, sub, sub.current_period_end, now, preview)]
+        priced = self.priced(scope, sub)
+        closing = [*self._usage_lines(scope, sub, sub.current_period_end, now, preview, priced)]
         closing += recurring_lines(
-            self.priced(scope, sub),
+            priced,
             sub.currency,
             timing="in_arrears",
             period_start=sub.current_period_start,
@@ -679,7 +701,14 @@ class SubscriptionService:
         if sub.end_at is not None and sub.end_at <= sub.current_period_end:
             renewing = replace(sub, end_at=renewed_term_end(sub))
         return self._open_period(
-            scope, renewing, next_period(renewing), now, "subscription.renewed", "subscription_cycle", closing
+            scope,
+            renewing,
+            next_period(renewing),
+            now,
+            "subscription.renewed",
+            "subscription_cycle",
+            closing,
+            priced=priced,
         )
 
     def _with_invoice(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from billow.api.container import container
+from billow.services import billing_cycle
 from tests.integration.conftest import new_tenant_client
 from tests.integration.invoicing.conftest import (
     NOW,
@@ -678,6 +679,19 @@ def test_subscription_and_one_off_invoices_share_the_sequence(
     response = api.post(f"/v1/invoices/{invoice['id']}/lines", line("More", "1.00"))
     assert_refused(response, 409, "invalid_state_transition")
     assert get_invoice(api, invoice["id"]) == invoice
+
+
+def test_a_run_past_its_round_limit_goes_on_where_it_stopped(
+    api: ApiClient, catalog: Catalog, clock: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process runs keep the state machine's round limit and carry on past it (the state
+    machine continues in a new execution: tests/integration/test_billing_cycle_state_machine.py)."""
+    subs = [subscribe(api, clock, catalog["fee10"]) for _ in range(3)]
+    monkeypatch.setattr(billing_cycle, "ROUND_SIZE", 1)
+    monkeypatch.setattr(billing_cycle, "ROUNDS_PER_EXECUTION", 1)
+    advance(api, clock, "2026-05-20T00:00:00Z")  # two renewals each: six rounds at least
+    numbers = sorted(i["number"] for sub in subs for i in all_invoices(api, subscription_id=sub["id"]))
+    assert numbers == [f"INV-2026-{n:06}" for n in range(1, 10)]
 
 
 # --- credit balance -------------------------------------------------------------------------------
