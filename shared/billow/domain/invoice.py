@@ -342,6 +342,40 @@ class Invoice:
             return replace(after, status="paid", paid_at=now, collection_pending=False)
         return after
 
+    def record_payment(self, amount: Money, now: str) -> Invoice:
+        """Money received against the invoice (a gateway charge that succeeded, or a manual
+        payment); covering what remains makes it paid."""
+        if self.status not in ("finalized", "uncollectible"):
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is {self.status}: only a finalized or "
+                "uncollectible invoice takes payments"
+            )
+        if amount.currency != self.currency:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is in {self.currency}, not {amount.currency}"
+            )
+        if amount.amount <= 0 or amount.amount > self.amount_remaining.amount:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} has {self.amount_remaining.amount} "
+                f"{self.currency} left to pay; a payment must be more than 0 and at most that"
+            )
+        after = self.touched(now, amount_paid=self.amount_paid + amount.amount)
+        if after.amount_remaining.amount == 0:
+            return replace(after, status="paid", paid_at=now, collection_pending=False)
+        return after
+
+    def reverse_payment(self, amount: Money, now: str) -> Invoice:
+        """A payment taken back (a chargeback): the invoice is owed again."""
+        if amount.currency != self.currency or not 0 < amount.amount <= self.amount_paid:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} has {self.amount_paid} {self.currency} paid; "
+                f"{amount.amount} {amount.currency} cannot be taken back"
+            )
+        after = self.touched(now, amount_paid=self.amount_paid - amount.amount)
+        if after.status == "paid" and after.amount_remaining.amount > 0:
+            return replace(after, status="finalized", paid_at=None)
+        return after
+
 
 def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
     currency = invoice.currency
