@@ -29,6 +29,8 @@ class Settings:
     # The billing-cycle state machine; empty: runs execute in this process (tests).
     billing_cycle_state_machine: str
     clock_advance_wait_seconds: float
+    # The KMS key that seals payment gateway credentials (ports/credentials.py).
+    credentials_key: str
 
 
 def _env(name: str, default: str) -> str:
@@ -55,6 +57,7 @@ def get_settings() -> Settings:
         emit_metrics=_env("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true",
         billing_cycle_state_machine=_env("BILLOW_BILLING_CYCLE_STATE_MACHINE", ""),
         clock_advance_wait_seconds=float(_env("BILLOW_CLOCK_ADVANCE_WAIT_SECONDS", "20")),
+        credentials_key=_env("BILLOW_CREDENTIALS_KEY", ""),
     )
 
 

@@ -24,6 +24,7 @@ GLOBAL_ENVIRONMENT = {
     "BILLOW_CURSOR_SECRET",
     "BILLOW_STAGE",
     "BILLOW_BILLING_CYCLE_STATE_MACHINE",
+    "BILLOW_CREDENTIALS_KEY",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -165,6 +166,12 @@ def test_provisioning_the_real_template(monkeypatch: pytest.MonkeyPatch) -> None
         assert (
             aws.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["status"] == "ACTIVE"
         )
+        # Gateway credentials are sealed with the stack's own KMS key on the emulator.
+        assert settings.credentials_key == stack.physical_ids["CredentialsKey"]
+        kms = aws.client("kms")
+        assert kms.describe_key(KeyId=settings.credentials_key)["KeyMetadata"]["KeyState"] == "Enabled"
+        sealed = kms.encrypt(KeyId=settings.credentials_key, Plaintext=b"x")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"x"
         assert set(stack.outputs) == {
             "ApiUrl",
             "TableName",

@@ -61,6 +61,13 @@ def create_tables() -> None:
     )
 
 
+def create_credentials_key(monkeypatch: Any) -> None:
+    """The KMS key that seals gateway credentials (template.yaml's CredentialsKey)."""
+    key = boto3.client("kms").create_key(Description="billow-test credentials")["KeyMetadata"]["KeyId"]
+    monkeypatch.setenv("BILLOW_CREDENTIALS_KEY", key)
+    reset_settings()
+
+
 def reset_process_state() -> None:
     reset_settings()
     reset_clients()
@@ -78,5 +85,6 @@ def local_aws(monkeypatch: Any) -> Iterator[None]:
     serialise_moto_dynamodb()
     with mock_aws():
         create_tables()
+        create_credentials_key(monkeypatch)
         yield
     reset_process_state()

@@ -13,6 +13,7 @@ from billow.api.routers import (
     custom_fields,
     customers,
     events,
+    gateways,
     invoices,
     meters,
     plans,
@@ -59,6 +60,7 @@ def build_api(resolver: R, *, with_ingest: bool = False) -> R:
         subscriptions,
         test_clocks,
         invoices,
+        gateways,
         events,
     )
     for module in modules:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from billow.services.credit_notes import CreditNoteService
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
+    from billow.services.gateways import GatewayService
     from billow.services.invoices import InvoiceService
     from billow.services.meters import MeterService
     from billow.services.plans import PlanService
@@ -257,6 +258,16 @@ class Container:
         from billow.services.settings import SettingsService
 
         return SettingsService(DynamoTenantRepository(self.table), self.clock)
+
+    @cached_property
+    def gateways(self) -> GatewayService:
+        from billow.adapters.aws import kms_client
+        from billow.adapters.credentials import KmsCredentialVault
+        from billow.adapters.dynamodb.gateways import DynamoGatewayRepository
+        from billow.services.gateways import GatewayService
+
+        vault = KmsCredentialVault(kms_client(), get_settings().credentials_key)
+        return GatewayService(DynamoGatewayRepository(self.table), vault, self.clock, self.new_id)
 
     @cached_property
     def billing_cycle(self) -> BillingCycleService:

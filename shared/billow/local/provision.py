@@ -297,6 +297,7 @@ class _Provisioner:
             "AWS::S3::Bucket": self._bucket,
             "AWS::SQS::Queue": self._queue,
             "AWS::SecretsManager::Secret": self._secret,
+            "AWS::KMS::Key": self._kms_key,
             "AWS::Events::EventBus": self._event_bus,
             "AWS::Events::Rule": self._rule,
             "AWS::Serverless::StateMachine": self._state_machine,
@@ -589,6 +590,20 @@ class _Provisioner:
                 raise
             arn = str(client.describe_secret(SecretId=name)["ARN"])
         self.created(logical_id, arn, {"Id": arn, "Arn": arn})
+
+    def _kms_key(self, logical_id: str, properties: dict[str, Any]) -> None:
+        p = self.resolver.resolve(properties)
+        kms = self.client("kms")
+        # Found again by its description on a second provisioning into the same emulator.
+        description = str(p.get("Description") or self.name_for(logical_id))
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page["Keys"]:
+                found = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                if found.get("Description") == description and found.get("KeyState") == "Enabled":
+                    self.created(logical_id, found["KeyId"], {"Arn": found["Arn"], "KeyId": found["KeyId"]})
+                    return
+        created = kms.create_key(Description=description)["KeyMetadata"]
+        self.created(logical_id, created["KeyId"], {"Arn": created["Arn"], "KeyId": created["KeyId"]})
 
     def _event_bus(self, logical_id: str, properties: dict[str, Any]) -> None:
         p = self.resolver.resolve(properties)

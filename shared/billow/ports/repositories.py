@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from billow.domain.custom_fields import CustomFieldDefinition
     from billow.domain.customer import Customer
     from billow.domain.events import EventEnvelope
+    from billow.domain.gateway import GatewayConfig
     from billow.domain.invoice import Invoice
     from billow.domain.meter import Meter
     from billow.domain.money import Money
@@ -88,6 +89,21 @@ class ProductRepository(Protocol):
 
         Raises ConcurrentModification on a lost race, Conflict when the external_id is taken.
         """
+        ...
+
+
+class GatewayRepository(Protocol):
+    def get(self, scope: Scope, gateway_id: str) -> GatewayConfig | None: ...
+
+    def list(self, scope: Scope, page: Page, provider: str | None = None) -> PageResult[GatewayConfig]: ...
+
+    def save(
+        self,
+        scope: Scope,
+        changes: Sequence[tuple[GatewayConfig | None, GatewayConfig]],
+        events: Sequence[EventEnvelope],
+    ) -> None:
+        """Insert or replace each gateway under its read version, with the events, at once."""
         ...
 
 
