@@ -16,6 +16,7 @@ from billow.api.routers import (
     gateways,
     invoices,
     meters,
+    payment_methods,
     plans,
     price_overrides,
     prices,
@@ -61,6 +62,7 @@ def build_api(resolver: R, *, with_ingest: bool = False) -> R:
         test_clocks,
         invoices,
         gateways,
+        payment_methods,
         events,
     )
     for module in modules:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from billow.services.gateways import GatewayService
     from billow.services.invoices import InvoiceService
     from billow.services.meters import MeterService
+    from billow.services.payment_methods import PaymentMethodService
     from billow.services.plans import PlanService
     from billow.services.price_overrides import PriceOverrideService
     from billow.services.prices import PriceService
@@ -268,6 +269,21 @@ class Container:
 
         vault = KmsCredentialVault(kms_client(), get_settings().credentials_key)
         return GatewayService(DynamoGatewayRepository(self.table), vault, self.clock, self.new_id)
+
+    @cached_property
+    def payment_methods(self) -> PaymentMethodService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.gateways import DynamoGatewayRepository
+        from billow.adapters.dynamodb.payment_methods import DynamoPaymentMethodRepository
+        from billow.services.payment_methods import PaymentMethodService
+
+        return PaymentMethodService(
+            DynamoPaymentMethodRepository(self.table),
+            DynamoCustomerRepository(self.table),
+            DynamoGatewayRepository(self.table),
+            self.clock,
+            self.new_id,
+        )
 
     @cached_property
     def billing_cycle(self) -> BillingCycleService:

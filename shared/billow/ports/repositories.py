@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from billow.domain.invoice import Invoice
     from billow.domain.meter import Meter
     from billow.domain.money import Money
+    from billow.domain.payment_method import PaymentMethod
     from billow.domain.plan import Plan
     from billow.domain.price import Price
     from billow.domain.price_override import PriceOverride
@@ -105,6 +106,21 @@ class GatewayRepository(Protocol):
     ) -> None:
         """Insert or replace each gateway under its read version, with the events, at once."""
         ...
+
+
+class PaymentMethodRepository(Protocol):
+    def get(self, scope: Scope, method_id: str) -> PaymentMethod | None: ...
+
+    def list(self, scope: Scope, page: Page, status: str | None = None) -> PageResult[PaymentMethod]: ...
+
+    def of_customer(self, scope: Scope, customer_id: str) -> Sequence[PaymentMethod]: ...
+
+    def save(
+        self,
+        scope: Scope,
+        changes: Sequence[tuple[PaymentMethod | None, PaymentMethod]],
+        events: Sequence[EventEnvelope],
+    ) -> None: ...
 
 
 class MeterRepository(Protocol):

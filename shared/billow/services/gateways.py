@@ -32,6 +32,7 @@ from billow.ports.ids import IdGenerator
 from billow.ports.queries import Page, PageResult
 from billow.ports.repositories import GatewayRepository
 from billow.services.concurrency import read_decide_write
+from billow.services.defaults import default_moved
 from billow.services.events import change_event
 
 MUTABLE = frozenset(
@@ -97,9 +98,7 @@ class GatewayService:
             credentials_updated_at=now if credentials else None,
             metadata=dict(raw.get("metadata") or {}),
         )
-        changes: list[tuple[GatewayConfig | None, GatewayConfig]] = [(None, gateway)]
-        if gateway.is_default and current_default is not None:
-            changes.append((current_default, current_default.touched(now, is_default=False)))
+        changes = [(None, gateway), *default_moved(current_default, gateway, now)]
         events = [self._event(scope, "payment_gateway.created", gateway)]
         events += [self._event(scope, "payment_gateway.updated", after) for before, after in changes[1:]]
         self.gateways.save(scope, changes, events)
@@ -170,9 +169,7 @@ class GatewayService:
         def write(before: GatewayConfig, after: GatewayConfig) -> None:
             pairs: list[tuple[GatewayConfig | None, GatewayConfig]] = [(before, after)]
             if after.is_default and not before.is_default:
-                previous = self.default(scope)
-                if previous is not None and previous.id != after.id:
-                    pairs.append((previous, previous.touched(now, is_default=False)))
+                pairs += default_moved(self.default(scope), after, now)
             events = [self._event(scope, "payment_gateway.updated", changed) for _, changed in pairs]
             self.gateways.save(scope, pairs, events)
 
