@@ -1,0 +1,104 @@
+"""The sandbox gateway: moves no money, answers like a real gateway.
+
+What a charge does depends on the payment method's token, the way card networks' test numbers
+do (docs/payments.md):
+
+| token | outcome |
+|---|---|
+| `pm_sandbox_declined` | failed, `card_declined` / `generic_decline` |
+| `pm_sandbox_insufficient_funds` | failed, `card_declined` / `insufficient_funds` |
+| `pm_sandbox_expired` | failed, `expired_card` |
+| `pm_sandbox_authentication_required` | requires_action, with a URL to send the customer to |
+| `pm_sandbox_debit` | processing (a bank debit settles later) |
+| `pm_sandbox_unavailable` | the gateway does not answer: `GatewayUnavailable`, nothing recorded |
+| any other `pm_sandbox_…` | succeeded |
+
+Every charge is recorded in the ledger under its idempotency key before it is answered; the
+same key answers the first outcome again, as Stripe and GoCardless do, so a retry after a
+timeout never charges twice. The ledger is also what tests count charges in.
+
+Charging is built; refunds and the events a sandbox chargeback sends come with those
+capabilities (docs/payments.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from billow.domain.money import Money
+from billow.domain.payment import PaymentFailure
+from billow.ports.gateways import (
+    ChargeOutcome,
+    ChargeRequest,
+    GatewayRefused,
+    GatewayUnavailable,
+)
+
+_DECLINES: dict[str, PaymentFailure] = {
+    "pm_sandbox_declined": PaymentFailure("card_declined", "The card was declined.", "generic_decline"),
+    "pm_sandbox_insufficient_funds": PaymentFailure(
+        "card_declined", "The card has insufficient funds.", "insufficient_funds"
+    ),
+    "pm_sandbox_expired": PaymentFailure("expired_card", "The card has expired.", None),
+}
+
+
+@dataclass(frozen=True)
+class SandboxCharge:
+    idempotency_key: str
+    amount: Money
+    payment_method_token: str
+    outcome: ChargeOutcome
+
+
+class SandboxLedger(Protocol):
+    def record(self, charge: SandboxCharge) -> SandboxCharge:
+        """Keep the charge under its idempotency key, once: a key already kept returns the
+        charge kept first."""
+        ...
+
+    def charges(self) -> list[SandboxCharge]: ...
+
+
+def _reference(idempotency_key: str) -> str:
+    return "sbx_ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+def decide(request: ChargeRequest) -> ChargeOutcome:
+    """The outcome the token asks for."""
+    token, reference = request.payment_method_token, _reference(request.idempotency_key)
+    if token in _DECLINES:
+        return ChargeOutcome("failed", reference, failure=_DECLINES[token])
+    if token == "pm_sandbox_authentication_required":
+        return ChargeOutcome(
+            "requires_action",
+            reference,
+            next_action_url=f"https://sandbox.billow.invalid/authenticate/{reference}",
+        )
+    if token == "pm_sandbox_debit":
+        return ChargeOutcome("processing", reference)
+    return ChargeOutcome("succeeded", reference)
+
+
+class SandboxGateway:
+    def __init__(self, ledger: SandboxLedger) -> None:
+        self.ledger = ledger
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        if not request.payment_method_token.startswith("pm_sandbox_"):
+            raise GatewayRefused("resource_missing", "the sandbox gateway only knows pm_sandbox_… tokens")
+        if request.amount.amount <= 0:
+            raise GatewayRefused("amount_too_small", "a charge must be more than zero")
+        if request.payment_method_token == "pm_sandbox_unavailable":
+            raise GatewayUnavailable("the sandbox gateway did not answer (simulated)")
+        kept = self.ledger.record(
+            SandboxCharge(
+                request.idempotency_key, request.amount, request.payment_method_token, decide(request)
+            )
+        )
+        if kept.amount != request.amount or kept.payment_method_token != request.payment_method_token:
+            # Stripe answers a reused key with other parameters with an error: so does the sandbox.
+            raise GatewayRefused("idempotency_key_in_use", "the idempotency key was used for another charge")
+        return kept.outcome
