@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from stdnum import iban, luhn
-
 from billow.domain.errors import FieldError, InvalidStateTransition, ValidationFailed
 from billow.domain.gateway import Provider
 
@@ -31,6 +29,10 @@ DETAIL_FIELDS = frozenset({"brand", "last4", "exp_month", "exp_year", "bank_name
 
 def _looks_like_account_data(value: str) -> bool:
     """A card number (13 to 19 digits passing Luhn) or an IBAN, anywhere in the text."""
+    # Imported here: stdnum.iban loads its country registry (about 50 ms), which only a
+    # request with text to check should pay, not every cold start of the API.
+    from stdnum import iban, luhn
+
     for candidate in _DIGITS.findall(value):
         digits = re.sub(r"[ -]", "", candidate)
         if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
