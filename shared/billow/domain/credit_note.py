@@ -16,7 +16,7 @@ from typing import Any, Literal
 from billow.domain.errors import FieldError, ValidationFailed, validation_failed
 from billow.domain.invoice import Invoice
 from billow.domain.money import Money, minor_units
-from billow.domain.tax import HUNDRED, TaxAmount, TaxRate, breakdown
+from billow.domain.tax import HUNDRED, TaxAmount, TaxRate, breakdown, tax_total_of
 
 CreditReason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"]
 CreditOutcome = Literal["credit", "refund", "offset"]
@@ -88,10 +88,7 @@ class CreditNote:
 
     @property
     def tax_total(self) -> Money:
-        total = Money.zero(self.currency)
-        for group in self.tax_breakdown:
-            total = total + group.amount
-        return total
+        return tax_total_of(self.tax_breakdown, self.currency)
 
     @property
     def total(self) -> Money:

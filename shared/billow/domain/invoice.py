@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from billow.domain.errors import InvalidStateTransition
 from billow.domain.money import Money
-from billow.domain.tax import TaxAmount, TaxRate, breakdown, tax_of
+from billow.domain.tax import TaxAmount, TaxRate, breakdown, tax_of, tax_total_of
 
 InvoiceType = Literal["subscription", "proration", "one_off"]
 InvoiceStatus = Literal["draft", "finalized", "paid", "void", "uncollectible"]
@@ -191,10 +191,7 @@ class Invoice:
 
     @property
     def tax_total(self) -> Money:
-        total = Money.zero(self.currency)
-        for group in self.tax_breakdown:
-            total = total + group.amount
-        return total
+        return tax_total_of(self.tax_breakdown, self.currency)
 
     @property
     def total(self) -> Money:

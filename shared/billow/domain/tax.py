@@ -76,3 +76,11 @@ def breakdown(lines: Iterable[tuple[Money, TaxRate]], currency: str) -> tuple[Ta
         TaxAmount(category, rate, taxable, tax_of(taxable, rate), reason)
         for (category, rate), (taxable, reason) in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1]))
     )
+
+
+def tax_total_of(groups: Iterable[TaxAmount], currency: str) -> Money:
+    """The tax of a document: the sum of its breakdown's groups."""
+    total = Money.zero(currency)
+    for group in groups:
+        total = total + group.amount
+    return total

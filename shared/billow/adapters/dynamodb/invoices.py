@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 from billow.adapters.dynamodb.credit_balances import stage_credits
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
@@ -25,9 +24,8 @@ from billow.adapters.dynamodb.table import (
     DynamoTable,
     Transaction,
     TransactionCancelled,
-    due_items,
+    due_entries,
     outbox_items,
-    scope_of,
 )
 from billow.domain.credit_note import CreditNote, credit_note_from_dict, credit_note_to_dict
 from billow.domain.errors import ConcurrentModification
@@ -111,27 +109,23 @@ class DynamoInvoiceRepository:
         return last_number(self.table, scope, sequence)
 
     def work_due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[InvoiceWork]:
-        if clock is not None:
-            scope, clock_id = clock
-            partition = clock_work_partition(scope, clock_id)
-            items = due_items(self.table, partitions=[partition], before=before, limit=limit)
-            return [self._work(item, scope) for item in items]
-        partitions = [f"INVOICE_WORK#{shard}" for shard in range(WORK_SHARDS)]
+        entries = due_entries(
+            self.table,
+            clock=clock,
+            clock_partition=clock_work_partition,
+            shards=[f"INVOICE_WORK#{shard}" for shard in range(WORK_SHARDS)],
+            before=before,
+            limit=limit,
+        )
         return [
-            self._work(item, None)
-            for item in due_items(self.table, partitions=partitions, before=before, limit=limit)
+            InvoiceWork(
+                scope=entry.scope,
+                invoice_id=entry.object_id,
+                at=entry.at,
+                action="finalize" if entry.item.get("status") == "draft" else "collect",
+            )
+            for entry in entries
         ]
-
-    @staticmethod
-    def _work(item: dict[str, Any], scope: Scope | None) -> InvoiceWork:
-        at, _, rest = str(item["gsi2sk"]).partition("#")
-        if scope is None:
-            key_prefix, _, invoice_id = rest.rpartition("#")
-            scope = scope_of(key_prefix)
-        else:
-            invoice_id = rest
-        action = "finalize" if item.get("status") == "draft" else "collect"
-        return InvoiceWork(scope=scope, invoice_id=invoice_id, at=at, action=action)
 
     # --- writing --------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 from billow.adapters.dynamodb.credit_balances import stage_credits
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
@@ -21,9 +20,8 @@ from billow.adapters.dynamodb.table import (
     DynamoTable,
     Transaction,
     TransactionCancelled,
-    due_items,
+    due_entries,
     outbox_items,
-    scope_of,
 )
 from billow.domain.errors import ConcurrentModification, Conflict
 from billow.domain.events import EventEnvelope
@@ -149,24 +147,12 @@ class DynamoSubscriptionRepository:
             )
 
     def due(self, before: str, *, clock: tuple[Scope, str] | None, limit: int) -> Sequence[DueEntry]:
-        if clock is not None:
-            scope, clock_id = clock
-            items = due_items(
-                self.table, partitions=[clock_due_partition(scope, clock_id)], before=before, limit=limit
-            )
-            return [self._entry(item, scope) for item in items]
-        partitions = [f"DUE#{shard}" for shard in range(DUE_SHARDS)]
-        return [
-            self._entry(item, None)
-            for item in due_items(self.table, partitions=partitions, before=before, limit=limit)
-        ]
-
-    @staticmethod
-    def _entry(item: dict[str, Any], scope: Scope | None) -> DueEntry:
-        due_at, _, rest = str(item["gsi2sk"]).partition("#")
-        if scope is None:
-            key_prefix, _, subscription_id = rest.rpartition("#")
-            scope = scope_of(key_prefix)
-        else:
-            subscription_id = rest
-        return DueEntry(scope=scope, subscription_id=subscription_id, due_at=due_at)
+        entries = due_entries(
+            self.table,
+            clock=clock,
+            clock_partition=clock_due_partition,
+            shards=[f"DUE#{shard}" for shard in range(DUE_SHARDS)],
+            before=before,
+            limit=limit,
+        )
+        return [DueEntry(scope=e.scope, subscription_id=e.object_id, due_at=e.at) for e in entries]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -221,6 +221,39 @@ def due_items(
     ]
     merged = heapq.merge(*streams, key=lambda item: str(item["gsi2sk"]))
     return [item for _, item in zip(range(limit), merged, strict=False)]
+
+
+@dataclass(frozen=True)
+class DueIndexEntry:
+    at: str
+    scope: Scope
+    object_id: str
+    item: dict[str, Any]
+
+
+def due_entries(
+    table: DynamoTable,
+    *,
+    clock: tuple[Scope, str] | None,
+    clock_partition: Callable[[Scope, str], str],
+    shards: Sequence[str],
+    before: str,
+    limit: int,
+) -> list[DueIndexEntry]:
+    """The entries of a due-time index, earliest first: a test clock's own partition (sort keys
+    ``{at}#{id}``, all of the clock's scope) or the real-time shards (``{at}#{scope}#{id}``)."""
+    partitions = [clock_partition(*clock)] if clock else list(shards)
+    clock_scope = clock[0] if clock else None
+    entries = []
+    for item in due_items(table, partitions=partitions, before=before, limit=limit):
+        at, _, rest = str(item["gsi2sk"]).partition("#")
+        if clock_scope is None:
+            key_prefix, _, object_id = rest.rpartition("#")
+            scope = scope_of(key_prefix)
+        else:
+            scope, object_id = clock_scope, rest
+        entries.append(DueIndexEntry(at, scope, object_id, item))
+    return entries
 
 
 def outbox_items(scope: Scope, events: Sequence[EventEnvelope]) -> list[dict[str, Any]]:
