@@ -31,6 +31,12 @@ class Settings:
     clock_advance_wait_seconds: float
     # The KMS key that seals payment gateway credentials (ports/credentials.py).
     credentials_key: str
+    # Where the Stripe and GoCardless SDKs send requests; empty: the providers' own APIs.
+    # The tests and the local stack point them at local servers speaking those APIs.
+    stripe_api_base: str
+    gocardless_api_base: str
+    # The dunning state machine (started by the billing cycle); empty: steps run in process.
+    dunning_state_machine: str
 
 
 def _env(name: str, default: str) -> str:
@@ -58,6 +64,9 @@ def get_settings() -> Settings:
         billing_cycle_state_machine=_env("BILLOW_BILLING_CYCLE_STATE_MACHINE", ""),
         clock_advance_wait_seconds=float(_env("BILLOW_CLOCK_ADVANCE_WAIT_SECONDS", "20")),
         credentials_key=_env("BILLOW_CREDENTIALS_KEY", ""),
+        stripe_api_base=_env("BILLOW_STRIPE_API_BASE", ""),
+        gocardless_api_base=_env("BILLOW_GOCARDLESS_API_BASE", ""),
+        dunning_state_machine=_env("BILLOW_DUNNING_STATE_MACHINE", ""),
     )
 
 

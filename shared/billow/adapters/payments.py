@@ -1,12 +1,15 @@
-"""Payment collection before gateways exist: a finalized invoice waits for its payment.
+"""The payment-collection port (ports/payments.py) as the billing cycle and invoicing see it.
 
-The payments issue replaces this with gateway adapters behind the same port; until then the
-hand-over is recorded (the invoice leaves the collection queue) and nothing is charged.
+The payments service collects invoices (services/payments.py), but it is built on the invoice
+service, which needs a collection port first: ``DeferredCollection`` resolves the payments
+service on first use, which also keeps the gateway code out of paths that never collect.
+Refund credit notes send their money through the refunds service, not through this port.
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+from collections.abc import Callable
+from typing import Protocol
 
 from billow.domain.credit_note import CreditNote
 from billow.domain.errors import validation_failed
@@ -15,21 +18,17 @@ from billow.domain.money import Money
 from billow.domain.tenancy import Scope
 from billow.ports.payments import Handover
 
-logger = Logger(service="billow")
+
+class Collector(Protocol):
+    def collect(self, scope: Scope, invoice: Invoice, at: str | None = None) -> Handover: ...
 
 
-class AwaitingPayment:
-    def collect(self, scope: Scope, invoice: Invoice) -> Handover:
-        logger.info(
-            "invoice awaits payment",
-            extra={
-                "invoice_id": invoice.id,
-                "tenant_id": scope.tenant_id,
-                "method": invoice.collection_method,
-            },
-        )
-        return Handover("awaiting_payment", "no payment gateway is configured; the invoice awaits payment")
+class DeferredCollection:
+    def __init__(self, resolve: Callable[[], Collector]) -> None:
+        self.resolve = resolve
+
+    def collect(self, scope: Scope, invoice: Invoice, at: str | None = None) -> Handover:
+        return self.resolve().collect(scope, invoice, at)
 
     def refund(self, scope: Scope, invoice: Invoice, note: CreditNote, amount: Money) -> None:
-        # Nothing can have been paid through a gateway yet, so there is nothing to send back.
-        raise validation_failed("/outcome", "no payment gateway is configured to refund through")
+        raise validation_failed("/outcome", "refunds are sent by the refunds service")

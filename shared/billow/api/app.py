@@ -12,11 +12,13 @@ from billow.api.routers import (
     api_keys,
     custom_fields,
     customers,
+    dunning_policies,
     events,
     gateways,
     invoices,
     meters,
     payment_methods,
+    payments,
     plans,
     price_overrides,
     prices,
@@ -63,6 +65,8 @@ def build_api(resolver: R, *, with_ingest: bool = False) -> R:
         invoices,
         gateways,
         payment_methods,
+        payments,
+        dunning_policies,
         events,
     )
     for module in modules:

@@ -23,19 +23,26 @@ if TYPE_CHECKING:
     from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
     from billow.adapters.dynamodb.usage import DynamoUsageStore
+    from billow.domain.tenancy import Scope
     from billow.ports.billing_cycle import BillingCycleRunner
     from billow.services.billing_cycle import BillingCycleService
     from billow.services.credit_notes import CreditNoteService
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
+    from billow.services.dunning import DunningService
+    from billow.services.dunning_policies import DunningPolicyService
+    from billow.services.gateway_webhooks import GatewayWebhookService
     from billow.services.gateways import GatewayService
     from billow.services.invoices import InvoiceService
     from billow.services.meters import MeterService
     from billow.services.payment_methods import PaymentMethodService
+    from billow.services.payment_simulations import PaymentSimulationService
+    from billow.services.payments import PaymentService
     from billow.services.plans import PlanService
     from billow.services.price_overrides import PriceOverrideService
     from billow.services.prices import PriceService
     from billow.services.products import ProductService
+    from billow.services.refunds import RefundService
     from billow.services.settings import SettingsService
     from billow.services.subscriptions import SubscriptionService
     from billow.services.tenancy import TenancyService
@@ -231,7 +238,7 @@ class Container:
         from billow.adapters.dynamodb.customers import DynamoCustomerRepository
         from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
         from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
-        from billow.adapters.payments import AwaitingPayment
+        from billow.adapters.payments import DeferredCollection
         from billow.adapters.tax import ZeroRateTax
         from billow.services.invoices import InvoiceService
 
@@ -242,7 +249,7 @@ class Container:
             balances=self.credit_balances,
             clocks=DynamoTestClockRepository(self.table),
             tax=ZeroRateTax(),
-            collection=AwaitingPayment(),
+            collection=DeferredCollection(lambda: self.payments),
             clock=self.clock,
             new_id=self.new_id,
         )
@@ -250,8 +257,73 @@ class Container:
     @cached_property
     def credit_notes(self) -> CreditNoteService:
         from billow.services.credit_notes import CreditNoteService
+        from billow.services.refunds import RefundService
 
-        return CreditNoteService(self.invoicing)
+        notes = CreditNoteService(self.invoicing)
+        notes.refunds = RefundService(self.payments, notes)
+        return notes
+
+    @cached_property
+    def refunds(self) -> RefundService:
+        refunds = self.credit_notes.refunds
+        assert refunds is not None
+        return refunds
+
+    @cached_property
+    def payments(self) -> PaymentService:
+        from billow.adapters.dynamodb.gateways import DynamoGatewayRepository
+        from billow.adapters.dynamodb.payment_methods import DynamoPaymentMethodRepository
+        from billow.adapters.dynamodb.payments import DynamoPaymentRepository
+        from billow.adapters.gateways.directory import GatewayAdapters
+        from billow.services.payments import PaymentService
+
+        return PaymentService(
+            invoicing=self.invoicing,
+            payments=DynamoPaymentRepository(self.table),
+            methods=DynamoPaymentMethodRepository(self.table),
+            gateways=DynamoGatewayRepository(self.table),
+            adapters=GatewayAdapters(self.table, self.gateways.credentials),
+            policy_for=self._dunning_steps_for,
+            standing=lambda scope, subscription_id, past_due: self.subscriptions.payment_standing(
+                scope, subscription_id, past_due=past_due
+            ),
+        )
+
+    def _dunning_steps_for(
+        self, scope: Scope, customer_id: str, subscription_id: str | None
+    ) -> tuple[str | None, list[tuple[int, str]]]:
+        """The steps of the dunning policy for an invoice's customer and subscription's plan."""
+        from billow.domain.dunning import BUILTIN_POLICY_ID
+
+        plan_id = None
+        if subscription_id is not None:
+            plan_id = self.subscriptions.get(scope, subscription_id).plan_id
+        policy = self.dunning_policies.policy_for(scope, customer_id, plan_id)
+        steps = [(step.after_days, str(step.action)) for step in policy.steps]
+        return (None if policy.id == BUILTIN_POLICY_ID else policy.id), steps
+
+    @cached_property
+    def payment_simulations(self) -> PaymentSimulationService:
+        from billow.services.payment_simulations import PaymentSimulationService
+
+        return PaymentSimulationService(self.payments)
+
+    @cached_property
+    def gateway_webhooks(self) -> GatewayWebhookService:
+        from billow.services.gateway_webhooks import GatewayWebhookService
+
+        return GatewayWebhookService(self.payments, self.refunds)
+
+    @cached_property
+    def dunning(self) -> DunningService:
+        from billow.services.dunning import DunningService
+
+        return DunningService(
+            self.payments,
+            cancel_subscription=lambda scope, subscription_id: self.subscriptions.cancel(
+                scope, subscription_id, {"when": "immediately"}, None
+            ),
+        )
 
     @cached_property
     def settings(self) -> SettingsService:
@@ -286,6 +358,21 @@ class Container:
         )
 
     @cached_property
+    def dunning_policies(self) -> DunningPolicyService:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.dunning_policies import DynamoDunningPolicyRepository
+        from billow.adapters.dynamodb.plans import DynamoPlanRepository
+        from billow.services.dunning_policies import DunningPolicyService
+
+        return DunningPolicyService(
+            DynamoDunningPolicyRepository(self.table),
+            DynamoCustomerRepository(self.table),
+            DynamoPlanRepository(self.table),
+            self.clock,
+            self.new_id,
+        )
+
+    @cached_property
     def billing_cycle(self) -> BillingCycleService:
         from billow.adapters.dynamodb.subscriptions import DynamoSubscriptionRepository
         from billow.services.billing_cycle import BillingCycleService
@@ -299,6 +386,7 @@ class Container:
                 scope, clock_id, target
             ),
             runner=lambda: self.billing_cycle_runner,
+            dunning=self.dunning,
         )
 
     @cached_property

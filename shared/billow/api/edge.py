@@ -47,6 +47,9 @@ INGEST_PATH = "/v1/usage/events"
 _LOCAL_RESOLVER_REQUEST_ID = "local-request-id"
 
 
+GATEWAY_WEBHOOKS_PATH = "/v1/gateway-webhooks/"
+
+
 def _lower_headers(headers: dict[str, str] | None) -> dict[str, str]:
     return {k.lower(): v for k, v in (headers or {}).items()}
 
@@ -137,7 +140,10 @@ def edge_middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) ->
     logger.thread_safe_append_keys(request_id=request.request_id)
     token = set_request(request)
     try:
-        request = _authenticated(request)
+        if not request.path.startswith(GATEWAY_WEBHOOKS_PATH):
+            # A gateway's webhook carries the gateway's signature, not an API key: the route
+            # verifies it (services/gateway_webhooks.py).
+            request = _authenticated(request)
         set_request(request)
         _check_body(request)
         response = next_middleware(app)

@@ -81,5 +81,24 @@ class ConcurrentModification(BillowError):
     title = "Conflict"
 
 
+class GatewayNoAnswer(BillowError):
+    """The gateway did not answer for sure; the payment stays pending and the same charge (same
+    idempotency key) is asked again later, so retrying never charges twice."""
+
+    code = "gateway_unavailable"
+    status = 503
+    title = "Gateway unavailable"
+
+
+class InvalidSignature(BillowError):
+    code = "invalid_signature"
+    status = 400
+    title = "Invalid signature"
+
+
+class AlreadyApplied(Exception):
+    """A gateway event was applied before (a redelivered webhook): nothing more to do."""
+
+
 def validation_failed(pointer: str, message: str) -> ValidationFailed:
     return ValidationFailed(detail=message, errors=[FieldError(pointer, message)])

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from billow.domain.dunning_run import DunningRun
 from billow.domain.errors import InvalidStateTransition
 from billow.domain.money import Money
 from billow.domain.tax import TaxAmount, TaxRate, breakdown, tax_of, tax_total_of
@@ -182,6 +183,11 @@ class Invoice:
     collection_pending: bool = False
     buyer_reference: str | None = None
     memo: str | None = None
+    # Charge attempts started through a gateway, and the one not yet settled (at most one:
+    # a second attempt never starts while the gateway may still be charging the first).
+    payment_attempts: int = 0
+    open_payment_id: str | None = None
+    dunning: DunningRun | None = None
 
     # --- amounts ------------------------------------------------------------------------------
 
@@ -306,7 +312,14 @@ class Invoice:
                 detail=f"invoice {self.number or self.id} has payments or credit notes; "
                 "credit the rest instead"
             )
-        return self.touched(now, status="void", voided_at=now, finalize_at=None, collection_pending=False)
+        return self.touched(
+            now,
+            status="void",
+            voided_at=now,
+            finalize_at=None,
+            collection_pending=False,
+            dunning=self.dunning.ended("stopped", now) if self.dunning else None,
+        )
 
     def mark_uncollectible(self, now: str) -> Invoice:
         if self.status != "finalized":
@@ -315,7 +328,11 @@ class Invoice:
                 "invoice can be marked uncollectible"
             )
         return self.touched(
-            now, status="uncollectible", marked_uncollectible_at=now, collection_pending=False
+            now,
+            status="uncollectible",
+            marked_uncollectible_at=now,
+            collection_pending=False,
+            dunning=self.dunning.ended("stopped", now) if self.dunning else None,
         )
 
     def credit(self, lines: Mapping[str, Decimal], total: Money, offset: Money, now: str) -> Invoice:
@@ -336,7 +353,8 @@ class Invoice:
             credited_by_line=by_line,
         )
         if after.status in ("finalized", "uncollectible") and after.amount_remaining.amount == 0:
-            return replace(after, status="paid", paid_at=now, collection_pending=False)
+            dunning = after.dunning.ended("recovered", now) if after.dunning else None
+            return replace(after, status="paid", paid_at=now, collection_pending=False, dunning=dunning)
         return after
 
     def record_payment(self, amount: Money, now: str) -> Invoice:
@@ -358,8 +376,49 @@ class Invoice:
             )
         after = self.touched(now, amount_paid=self.amount_paid + amount.amount)
         if after.amount_remaining.amount == 0:
-            return replace(after, status="paid", paid_at=now, collection_pending=False)
+            dunning = after.dunning.ended("recovered", now) if after.dunning else None
+            return replace(after, status="paid", paid_at=now, collection_pending=False, dunning=dunning)
         return after
+
+    @property
+    def next_payment_attempt(self) -> str | None:
+        """When dunning will next try to charge the invoice."""
+        run = self.dunning
+        if run is None or self.status != "finalized":
+            return None
+        upcoming = run.steps[run.next_step :] if run.status == "active" else ()
+        for offset, step in enumerate(upcoming):
+            if step.action == "retry_payment":
+                return replace(run, next_step=run.next_step + offset).next_at
+        return None
+
+    def require_payable(self) -> None:
+        """Only a finalized (or uncollectible) invoice with money left is charged."""
+        if self.status not in ("finalized", "uncollectible"):
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} is {self.status}: only a finalized or "
+                "uncollectible invoice can be paid"
+            )
+        if self.amount_remaining.amount <= 0:
+            raise InvalidStateTransition(detail=f"invoice {self.number or self.id} has nothing left to pay")
+
+    def attempt_started(self, payment_id: str, now: str) -> Invoice:
+        """A new charge attempt is under way; it stays open until the gateway settles it."""
+        self.require_payable()
+        if self.open_payment_id is not None:
+            raise InvalidStateTransition(
+                detail=f"invoice {self.number or self.id} has a payment in progress ({self.open_payment_id})"
+            )
+        return self.touched(now, payment_attempts=self.payment_attempts + 1, open_payment_id=payment_id)
+
+    def attempt_settled(self, payment_id: str, now: str) -> Invoice:
+        """The open attempt has a final answer (succeeded or failed)."""
+        if self.open_payment_id != payment_id:
+            return self
+        return self.touched(now, open_payment_id=None, collection_pending=False)
+
+    def with_dunning(self, run: DunningRun | None, now: str) -> Invoice:
+        return self.touched(now, dunning=run)
 
     def reverse_payment(self, amount: Money, now: str) -> Invoice:
         """A payment taken back (a chargeback): the invoice is owed again."""
@@ -413,6 +472,9 @@ def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
         "marked_uncollectible_at": invoice.marked_uncollectible_at,
         "buyer_reference": invoice.buyer_reference,
         "memo": invoice.memo,
+        "attempt_count": invoice.payment_attempts,
+        "next_payment_attempt": invoice.next_payment_attempt,
+        "dunning": invoice.dunning.to_dict() if invoice.dunning else None,
         "test_clock_id": invoice.test_clock_id,
         "metadata": dict(invoice.metadata),
         "created_at": invoice.created_at,
@@ -432,6 +494,7 @@ def invoice_to_record(invoice: Invoice) -> dict[str, Any]:
         "credited_offset_exact": str(invoice.credited_offset),
         "credited_by_line": {k: str(v) for k, v in invoice.credited_by_line.items()},
         "collection_pending": invoice.collection_pending,
+        "open_payment_id": invoice.open_payment_id,
     }
 
 
@@ -474,4 +537,7 @@ def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
         collection_pending=bool(data.get("collection_pending", False)),
         buyer_reference=data.get("buyer_reference"),
         memo=data.get("memo"),
+        payment_attempts=int(data.get("attempt_count") or 0),
+        open_payment_id=data.get("open_payment_id"),
+        dunning=DunningRun.from_dict(data["dunning"]) if data.get("dunning") else None,
     )

@@ -58,6 +58,10 @@ class PaymentFailure:
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "decline_code": self.decline_code}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PaymentFailure:
+        return cls(str(data["code"]), str(data["message"]), data.get("decline_code"))
+
 
 @dataclass(frozen=True)
 class Payment:
@@ -149,6 +153,13 @@ class Payment:
             version=self.version + 1,
         )
 
+    def refund_released(self, amount: Money, now: str) -> Payment:
+        """A refund the gateway refused: its amount can be refunded again."""
+        released = min(amount.amount, self.amount_refunded)
+        return replace(
+            self, amount_refunded=self.amount_refunded - released, updated_at=now, version=self.version + 1
+        )
+
 
 def payment_to_dict(payment: Payment) -> dict[str, Any]:
     return {
@@ -191,7 +202,7 @@ def payment_from_dict(data: dict[str, Any]) -> Payment:
         customer_id=str(data["customer_id"]),
         amount=Decimal(str(data["amount_exact"] if "amount_exact" in data else data["amount"]["amount"])),
         currency=str(data["amount"]["currency"]),
-        kind=data["kind"],
+        kind=data.get("payment_kind") or data["kind"],
         status=data["status"],
         created_at=str(data["created_at"]),
         updated_at=str(data["updated_at"]),
@@ -202,9 +213,7 @@ def payment_from_dict(data: dict[str, Any]) -> Payment:
         gateway_reference=data.get("gateway_reference"),
         method=data.get("method"),
         reference=data.get("reference"),
-        failure=PaymentFailure(str(failure["code"]), str(failure["message"]), failure.get("decline_code"))
-        if failure
-        else None,
+        failure=PaymentFailure.from_dict(failure) if failure else None,
         next_action_url=next_action.get("url"),
         amount_refunded=Decimal(str(data.get("amount_refunded_exact") or data["amount_refunded"]["amount"])),
         succeeded_at=data.get("succeeded_at"),
@@ -216,10 +225,132 @@ def payment_from_dict(data: dict[str, Any]) -> Payment:
 
 
 def payment_to_record(payment: Payment) -> dict[str, Any]:
-    """The stored form: the API form plus what clients never see and exact amounts."""
+    """The stored form: the API form plus what clients never see and exact amounts (``kind``
+    is the table's item kind, so the payment's own kind is stored as ``payment_kind``)."""
+    public = payment_to_dict(payment)
     return {
-        **payment_to_dict(payment),
+        **{k: v for k, v in public.items() if k != "kind"},
+        "payment_kind": payment.kind,
         "idempotency_key": payment.idempotency_key,
         "amount_exact": str(payment.amount),
         "amount_refunded_exact": str(payment.amount_refunded),
     }
+
+
+def refund_key(refund_id: str) -> str:
+    """The gateway idempotency key of a refund: a repeat of the same refund sends it again."""
+    return f"billow-refund-{refund_id}"
+
+
+RefundStatus = Literal["pending", "succeeded", "failed"]
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer", "other"]
+REFUND_REASONS: tuple[RefundReason, ...] = ("duplicate", "fraudulent", "requested_by_customer", "other")
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money sent back of one payment. Its amount is taken from the payment's refundable
+    amount when the refund is created (so two refunds can never together exceed it) and given
+    back if the gateway refuses it."""
+
+    id: str
+    livemode: bool
+    payment_id: str
+    invoice_id: str
+    customer_id: str
+    amount: Decimal
+    currency: str
+    reason: RefundReason
+    status: RefundStatus
+    created_at: str
+    updated_at: str
+    credit_note_id: str | None = None
+    gateway_id: str | None = None
+    gateway_reference: str | None = None
+    failure: PaymentFailure | None = None
+    # The gateway has been asked at least once (an unknown answer is asked again, same key).
+    sent: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def idempotency_key(self) -> str:
+        return refund_key(self.id)
+
+    def observe(
+        self,
+        status: RefundStatus,
+        now: str,
+        *,
+        gateway_reference: str | None = None,
+        failure: PaymentFailure | None = None,
+    ) -> Refund | None:
+        """The refund after the gateway reported ``status``; None when nothing changes (a
+        settled refund stays settled)."""
+        moves = self.status == "pending" and status != "pending"
+        learns = gateway_reference is not None and gateway_reference != self.gateway_reference
+        if not moves and not (learns or not self.sent):
+            return None
+        return replace(
+            self,
+            status=status if moves else self.status,
+            gateway_reference=gateway_reference or self.gateway_reference,
+            failure=failure if moves and status == "failed" else self.failure,
+            sent=True,
+            updated_at=now,
+            version=self.version + 1,
+        )
+
+
+def refund_to_dict(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "livemode": refund.livemode,
+        "payment_id": refund.payment_id,
+        "invoice_id": refund.invoice_id,
+        "customer_id": refund.customer_id,
+        "amount": refund.money.as_dict(),
+        "reason": refund.reason,
+        "status": refund.status,
+        "credit_note_id": refund.credit_note_id,
+        "gateway_id": refund.gateway_id,
+        "gateway_reference": refund.gateway_reference,
+        "failure": refund.failure.to_dict() if refund.failure else None,
+        "metadata": dict(refund.metadata),
+        "created_at": refund.created_at,
+        "updated_at": refund.updated_at,
+        "version": refund.version,
+    }
+
+
+def refund_to_record(refund: Refund) -> dict[str, Any]:
+    return {**refund_to_dict(refund), "amount_exact": str(refund.amount), "sent": refund.sent}
+
+
+def refund_from_dict(data: dict[str, Any]) -> Refund:
+    failure = data.get("failure")
+    return Refund(
+        id=str(data["id"]),
+        livemode=bool(data["livemode"]),
+        payment_id=str(data["payment_id"]),
+        invoice_id=str(data["invoice_id"]),
+        customer_id=str(data["customer_id"]),
+        amount=Decimal(str(data.get("amount_exact") or data["amount"]["amount"])),
+        currency=str(data["amount"]["currency"]),
+        reason=data.get("reason") or "other",
+        status=data["status"],
+        created_at=str(data["created_at"]),
+        updated_at=str(data["updated_at"]),
+        credit_note_id=data.get("credit_note_id"),
+        gateway_id=data.get("gateway_id"),
+        gateway_reference=data.get("gateway_reference"),
+        failure=PaymentFailure.from_dict(failure) if failure else None,
+        sent=bool(data.get("sent", False)),
+        metadata=dict(data.get("metadata") or {}),
+        version=int(data.get("version") or 1),
+    )

@@ -18,9 +18,16 @@ PaymentMethodStatus = Literal["active", "detached"]
 # The gateway's own ids: a Stripe PaymentMethod (or a legacy card or source), a GoCardless
 # mandate, a sandbox method (any name after the prefix).
 TOKEN_FORMATS: dict[Provider, re.Pattern[str]] = {
-    "stripe": re.compile(r"(pm|card|src|ba)_[A-Za-z0-9]{6,250}"),
+    "stripe": re.compile(r"(pm|card|src|ba)_[A-Za-z0-9_]{6,250}"),
     "gocardless": re.compile(r"MD[0-9A-Z]{6,30}"),
     "sandbox": re.compile(r"pm_sandbox_[a-z0-9_]{1,64}"),
+}
+# The gateway's customer the method is saved to (Stripe charges a saved method off-session
+# only together with its customer).
+CUSTOMER_TOKEN_FORMATS: dict[Provider, re.Pattern[str]] = {
+    "stripe": re.compile(r"cus_[A-Za-z0-9]{6,250}"),
+    "gocardless": re.compile(r"CU[0-9A-Z]{6,30}"),
+    "sandbox": re.compile(r"cus_sandbox_[a-z0-9_]{1,64}"),
 }
 _DIGITS = re.compile(r"[0-9][0-9 -]{10,}[0-9]")
 _LAST4 = re.compile(r"[0-9]{4}")
@@ -72,6 +79,14 @@ def check_token(provider: Provider, token: str) -> None:
         )
 
 
+def check_customer_token(provider: Provider, token: str | None) -> None:
+    if token is not None and not CUSTOMER_TOKEN_FORMATS[provider].fullmatch(token):
+        raise ValidationFailed(
+            detail="the payment method is invalid",
+            errors=[FieldError("/gateway_customer_token", f"is not a {provider} customer id")],
+        )
+
+
 def check_details(details: Mapping[str, Any]) -> None:
     """What identifies the method to a person: never more than the last four digits."""
     errors = []
@@ -103,6 +118,7 @@ class PaymentMethod:
     status: PaymentMethodStatus = "active"
     metadata: dict[str, str] = field(default_factory=dict)
     version: int = 1
+    gateway_customer_token: str | None = None
 
     def touched(self, now: str, **changes: Any) -> PaymentMethod:
         return replace(self, updated_at=now, version=self.version + 1, **changes)
@@ -122,6 +138,7 @@ def payment_method_to_dict(method: PaymentMethod) -> dict[str, Any]:
         "gateway_id": method.gateway_id,
         "type": method.type,
         "gateway_token": method.gateway_token,
+        "gateway_customer_token": method.gateway_customer_token,
         "details": dict(method.details),
         "is_default": method.is_default,
         "status": method.status,
@@ -149,4 +166,5 @@ def payment_method_from_dict(data: Mapping[str, Any]) -> PaymentMethod:
         status=data.get("status", "active"),
         metadata=dict(data.get("metadata") or {}),
         version=int(data.get("version", 1)),
+        gateway_customer_token=data.get("gateway_customer_token"),
     )

@@ -336,6 +336,15 @@ class Subscription:
             current_period_boundary=None,
         )
 
+    def payment_standing(self, past_due: bool, now: str) -> Subscription:
+        """Past due while an invoice of it is in dunning, active again once it is paid; a
+        paused or ended subscription keeps its status."""
+        if past_due and self.status == "active":
+            return self._to("past_due", now)
+        if not past_due and self.status == "past_due":
+            return self._to("active", now)
+        return self
+
     def require_paused(self) -> None:
         if self.status != "paused":
             raise InvalidStateTransition(

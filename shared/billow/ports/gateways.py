@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from billow.domain.gateway import GatewayConfig
     from billow.domain.money import Money
     from billow.domain.payment import PaymentFailure, PaymentStatus
+    from billow.domain.tenancy import Scope
 
 
 class GatewayUnavailable(Exception):
@@ -77,6 +79,12 @@ class GatewayEvent:
     status: str
     failure: PaymentFailure | None = None
     amount: Money | None = None
+
+
+class GatewayDirectory(Protocol):
+    def gateway(self, scope: Scope, config: GatewayConfig) -> PaymentGateway:
+        """The adapter that speaks for this gateway configuration, with its credentials."""
+        ...
 
 
 class PaymentGateway(Protocol):

@@ -22,7 +22,7 @@ class Handover:
 
 
 class PaymentCollection(Protocol):
-    def collect(self, scope: Scope, invoice: Invoice) -> Handover:
+    def collect(self, scope: Scope, invoice: Invoice, at: str | None = None) -> Handover:
         """Start collecting the invoice's remaining amount. Called at least once per finalized
         invoice; the invoice id is the idempotency key, so a second call charges nothing."""
         ...

@@ -5,9 +5,9 @@ the routers import them from there, so the API's cold start never builds these p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from billow.ports.queries import (
     CustomerFilter,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from billow.domain.invoice import Invoice
     from billow.domain.meter import Meter
     from billow.domain.money import Money
+    from billow.domain.payment import Payment, Refund
     from billow.domain.payment_method import PaymentMethod
     from billow.domain.plan import Plan
     from billow.domain.price import Price
@@ -96,6 +97,10 @@ class ProductRepository(Protocol):
 class GatewayRepository(Protocol):
     def get(self, scope: Scope, gateway_id: str) -> GatewayConfig | None: ...
 
+    def scope_of(self, gateway_id: str) -> Scope | None:
+        """The tenant and mode of a gateway from its id alone (inbound webhooks)."""
+        ...
+
     def list(self, scope: Scope, page: Page, provider: str | None = None) -> PageResult[GatewayConfig]: ...
 
     def save(
@@ -105,6 +110,47 @@ class GatewayRepository(Protocol):
         events: Sequence[EventEnvelope],
     ) -> None:
         """Insert or replace each gateway under its read version, with the events, at once."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    def get(self, scope: Scope, payment_id: str) -> Payment | None: ...
+
+    def by_reference(self, scope: Scope, gateway_id: str, reference: str) -> Payment | None: ...
+
+    def of_invoice(self, scope: Scope, invoice_id: str) -> Sequence[Payment]: ...
+
+    def list(
+        self,
+        scope: Scope,
+        page: Page,
+        *,
+        invoice_id: str | None = None,
+        customer_id: str | None = None,
+        status: str | None = None,
+    ) -> PageResult[Payment]: ...
+
+    def get_refund(self, scope: Scope, refund_id: str) -> Refund | None: ...
+
+    def refund_by_reference(self, scope: Scope, gateway_id: str, reference: str) -> Refund | None: ...
+
+    def refunds_of(self, scope: Scope, payment_id: str) -> Sequence[Refund]: ...
+
+    def list_refunds(
+        self, scope: Scope, page: Page, *, payment_id: str | None = None, status: str | None = None
+    ) -> PageResult[Refund]: ...
+
+    def stage(
+        self,
+        tx: Any,
+        scope: Scope,
+        *,
+        payments: Sequence[tuple[Payment | None, Payment]] = (),
+        refunds: Sequence[tuple[Refund | None, Refund]] = (),
+        gateway_event: tuple[str, str] | None = None,
+        at: str = "",
+    ) -> None:
+        """Add these writes to a transaction another repository commits (``also``)."""
         ...
 
 
@@ -279,7 +325,7 @@ class InvoiceWork:
     scope: Scope
     invoice_id: str
     at: str
-    action: str
+    action: str  # finalize, collect or dunning
 
 
 class InvoiceRepository(Protocol):
@@ -310,10 +356,13 @@ class InvoiceRepository(Protocol):
         credits: Sequence[CreditEntry] = (),
         numbered: tuple[str, int, int] | None = None,
         credit_notes: Sequence[CreditNote] = (),
+        also: Callable[[Any], None] | None = None,
     ) -> None:
         """One transaction; ``numbered`` = (sequence, last read, new last) moves the counter,
-        which fails the whole write if another writer moved it first. Raises
-        ConcurrentModification when any condition fails."""
+        which fails the whole write if another writer moved it first; ``also`` adds other
+        aggregates' writes (payments, refunds) to the same transaction. Raises
+        ConcurrentModification when any condition fails, AlreadyApplied when a gateway event
+        it records was recorded before."""
         ...
 
 

@@ -26,7 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -36,6 +36,9 @@ from billow.ports.billing_cycle import BillingCycleRunner
 from billow.ports.repositories import InvoiceRepository, SubscriptionRepository
 from billow.services.invoices import FINALIZE_BATCH, InvoiceService
 from billow.services.subscriptions import SubscriptionService
+
+if TYPE_CHECKING:
+    from billow.services.dunning import DunningService
 
 logger = Logger(service="billow")
 # Subscriptions per round: a round's list travels in the execution's state (256 KB at most).
@@ -87,10 +90,16 @@ class BillingCycleService:
     finish_clock: Callable[[Scope, str, str], object]
     # Starts the continuation of a run that reached ROUNDS_PER_EXECUTION (the state machine).
     runner: Callable[[], BillingCycleRunner] | None = None
+    dunning: DunningService | None = None
 
     # --- the state machine's steps (each takes and returns the execution's JSON state) ---------
 
     def list_due(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        # Invoices whose dunning step failed last round wait for the next run.
+        failed = [d["failed"]["invoice_id"] for d in state.get("dunned") or () if d and d.get("failed")]
+        if failed:
+            state = {**state, "skip": [*(state.get("skip") or ()), *failed]}
+        state = {k: v for k, v in state.items() if k != "dunned"}
         now, clock, skip = str(state["now"]), _clock(state), set(state.get("skip") or ())
         round_ = int(state.get("round") or 0) + 1
         if round_ > ROUNDS_PER_EXECUTION:
@@ -107,7 +116,7 @@ class BillingCycleService:
             first_work = [
                 w.at
                 for w in self.invoices.work_due(now, clock=clock, limit=len(skip) + 25)
-                if w.invoice_id not in skip and w.action == "finalize"
+                if w.invoice_id not in skip and w.action in ("finalize", "dunning")
             ]
             if not first_step and not first_work:
                 return {**state, "bound": now, "subscriptions": [], "done": True}
@@ -120,7 +129,7 @@ class BillingCycleService:
         # Only drafts make another round worth it; a collection that keeps failing is retried
         # in each round that runs anyway, and by the next run.
         has_work = any(
-            w.invoice_id not in skip and w.action == "finalize"
+            w.invoice_id not in skip and w.action in ("finalize", "dunning")
             for w in self.invoices.work_due(bound, clock=clock, limit=len(skip) + 25)
         )
         subscriptions = [_ref(e.scope, subscription_id=e.subscription_id) for e in entries]
@@ -151,9 +160,17 @@ class BillingCycleService:
         ][:FINALIZE_PER_STEP]
         to_finalize: dict[Scope, list[str]] = defaultdict(list)
         collect: list[dict[str, Any]] = []
+        dunning: list[dict[str, Any]] = []
         for entry in work:
             if entry.action == "finalize":
                 to_finalize[entry.scope].append(entry.invoice_id)
+            elif entry.action == "dunning":
+                item = self._dunning_item(entry.scope, entry.invoice_id, bound)
+                if item["due"]:
+                    dunning.append(item)
+                else:
+                    # Indexed but not due (changed meanwhile): it must not keep the run going.
+                    skip.append(entry.invoice_id)
             else:
                 collect.append(_ref(entry.scope, invoice_id=entry.invoice_id))
         finalized = 0
@@ -182,11 +199,27 @@ class BillingCycleService:
             "skip": skip,
             "bound": bound,
             "collect": collect,
+            "dunning": dunning,
             "finalized": int(state.get("finalized") or 0) + finalized,
             "round": int(state.get("round") or 0),
             "part": int(state.get("part") or 0),
-            "more": bool(listed) or more_work or (clock is not None and bound < str(state["now"])),
+            "more": bool(listed)
+            or more_work
+            or bool(dunning)
+            or (clock is not None and bound < str(state["now"])),
         }
+
+    def _dunning_item(self, scope: Scope, invoice_id: str, bound: str) -> dict[str, Any]:
+        """The dunning step due on the invoice, as the input of its state machine execution."""
+        if self.dunning is None:
+            return {"due": False}
+        return self.dunning.plan({"invoice": _ref(scope, invoice_id=invoice_id), "bound": bound})
+
+    def dunning_step(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one due dunning step in this process (no dunning state machine configured)."""
+        if self.dunning is None:
+            raise RuntimeError("dunning needs the dunning service")
+        return self.dunning.run_step(state)
 
     def collect(self, state: Mapping[str, Any]) -> dict[str, Any]:
         ref = state["invoice"]
@@ -251,6 +284,13 @@ class BillingCycleService:
             after = self.finalize_due({**listed, "closed": results})
             for ref in after["collect"]:
                 self.collect({"invoice": ref, "bound": after["bound"]})
+            dunned: list[dict[str, Any]] = []
+            for item in after["dunning"]:
+                try:
+                    self.dunning_step(item)
+                except Exception as error:  # noqa: BLE001 - logged; the state machine's Catch does the same
+                    _log_failure("a dunning step failed", error, invoice_id=item["invoice"]["invoice_id"])
+                    dunned.append({"failed": item["invoice"]})
             finalized = after["finalized"]
             state = {
                 "now": now,
@@ -259,6 +299,7 @@ class BillingCycleService:
                 "finalized": finalized,
                 "round": after["round"],
                 "part": after["part"],
+                "dunned": dunned,
             }
             if not after["more"]:
                 break

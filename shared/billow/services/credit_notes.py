@@ -8,10 +8,11 @@ more than the invoice's total.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billow.domain.credit_note import (
     OUTCOMES,
@@ -35,12 +36,18 @@ from billow.ports.repositories import CreditEntry
 from billow.services.events import change_event
 from billow.services.invoices import FINALIZE_ATTEMPTS, InvoiceService
 
+if TYPE_CHECKING:
+    from billow.domain.payment import Refund
+    from billow.services.refunds import RefundService
+
 CREDIT_NOTE_SEQUENCE = "credit_note"
 
 
 @dataclass
 class CreditNoteService:
     invoicing: InvoiceService
+    # Refund credit notes send their money back through RefundService (set by the container).
+    refunds: RefundService | None = None
 
     def get(self, scope: Scope, note_id: str) -> CreditNote:
         note = self.invoicing.invoices.get_credit_note(scope, note_id)
@@ -72,6 +79,13 @@ class CreditNoteService:
         return plan_by_amount(invoice, raw["amount"], description, self.invoicing.new_id)
 
     def issue(self, scope: Scope, raw: Mapping[str, Any]) -> CreditNote:
+        return self.issue_with_refunds(scope, raw)[0]
+
+    def issue_with_refunds(
+        self, scope: Scope, raw: Mapping[str, Any], refund_request: Mapping[str, Any] | None = None
+    ) -> tuple[CreditNote, builtins.list[Refund]]:
+        """The credit note and, for outcome ``refund``, the refunds it sent (in one transaction
+        with the note, then through their gateways)."""
         invoicing = self.invoicing
         tenant = invoicing.tenant(scope)
         for attempt in range(FINALIZE_ATTEMPTS):
@@ -129,6 +143,17 @@ class CreditNoteService:
                 ),
                 self._invoice_event(scope, after),
             ]
+            also = None
+            refunds: builtins.list[Refund] = []
+            if outcome == "refund" and self.refunds is not None:
+                drawn = self.refunds.plan(scope, invoice, total, note.id, now, refund_request)
+                refunds = [refund for _, _, refund in drawn.draws]
+                events += drawn.events
+                also = self.refunds.payments._also(
+                    scope,
+                    payments=[(before, after_) for before, after_, _ in drawn.draws],
+                    refunds=[(None, refund) for refund in refunds],
+                )
             try:
                 invoicing.invoices.save(
                     scope,
@@ -137,13 +162,16 @@ class CreditNoteService:
                     credits=credits,
                     numbered=(CREDIT_NOTE_SEQUENCE, last, last + 1),
                     credit_notes=[note],
+                    also=also,
                 )
             except ConcurrentModification:
                 time.sleep(min(0.002 * (attempt + 1), 0.05))
                 continue
+            if outcome == "refund" and self.refunds is not None:
+                return note, self.refunds.send_all(scope, refunds)
             if outcome == "refund":
                 invoicing.collection.refund(scope, after, note, total)
-            return note
+            return note, []
         raise ConcurrentModification(detail="the invoice is being credited by many requests at once; retry")
 
     @staticmethod

@@ -492,10 +492,14 @@ class InvoiceService:
         invoice = self.invoices.get(scope, invoice_id)
         if invoice is None or not invoice.collection_pending or invoice.status != "finalized":
             return None
-        handover = self.collection.collect(scope, invoice)
-        # Paid, voided or handed over meanwhile: then there is nothing left to record.
-        with contextlib.suppress(ConcurrentModification):
-            self.invoices.save(scope, [(invoice, invoice.collection_handed_over(at))], [])
+        handover = self.collection.collect(scope, invoice, at)
+        if handover.outcome == "awaiting_payment":
+            # Paid, voided or handed over meanwhile: then there is nothing left to record. A
+            # started charge keeps the invoice in the work index until the gateway answers.
+            with contextlib.suppress(ConcurrentModification):
+                current = self.invoices.get(scope, invoice_id)
+                if current is not None and current.collection_pending and current.open_payment_id is None:
+                    self.invoices.save(scope, [(current, current.collection_handed_over(at))], [])
         return handover
 
     def _event(self, scope: Scope, type_: str, invoice: Invoice) -> EventEnvelope:

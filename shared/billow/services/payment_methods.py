@@ -14,6 +14,7 @@ from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.payment_method import (
     PaymentMethod,
+    check_customer_token,
     check_details,
     check_token,
     payment_method_to_dict,
@@ -74,6 +75,7 @@ class PaymentMethodService:
             )
         details = dict(raw.get("details") or {})
         check_token(gateway.provider, raw["gateway_token"])
+        check_customer_token(gateway.provider, raw.get("gateway_customer_token"))
         check_details(details)
         now = rfc3339(self.clock.now())
         current_default = self._current_default(scope, customer.id)
@@ -84,6 +86,7 @@ class PaymentMethodService:
             gateway_id=gateway.id,
             type=raw["type"],
             gateway_token=raw["gateway_token"],
+            gateway_customer_token=raw.get("gateway_customer_token"),
             created_at=now,
             updated_at=now,
             details=details,

@@ -942,6 +942,26 @@ class SubscriptionService:
             detail="the subscription is being changed by many requests at once; retry"
         )
 
+    def payment_standing(self, scope: Scope, subscription_id: str, *, past_due: bool) -> Subscription:
+        """Past due on a failed payment, active again when paid (dunning, docs/dunning.md).
+        Repeating it changes nothing; it runs no due steps, so it is safe inside any step."""
+        for _ in range(MAX_ATTEMPTS):
+            before = self.get(scope, subscription_id)
+            # Called from the billing cycle's steps while a test clock advances, too.
+            stamp = rfc3339(self._now(scope, before.test_clock_id, for_reading=True))
+            after = before.payment_standing(past_due, stamp)
+            if after is before:
+                return before
+            event = "subscription.past_due" if past_due else "subscription.activated"
+            try:
+                self._save(scope, before, StepOutcome(after, event))
+            except ConcurrentModification:
+                continue
+            return after
+        raise ConcurrentModification(
+            detail="the subscription is being changed by many requests at once; retry"
+        )
+
     def change(
         self, scope: Scope, subscription_id: str, raw: dict[str, Any], if_match: int | None
     ) -> Subscription:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from billow.adapters.dynamodb.credit_balances import stage_credits
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
@@ -28,7 +28,7 @@ from billow.adapters.dynamodb.table import (
     outbox_items,
 )
 from billow.domain.credit_note import CreditNote, credit_note_from_dict, credit_note_to_dict
-from billow.domain.errors import ConcurrentModification
+from billow.domain.errors import AlreadyApplied, ConcurrentModification
 from billow.domain.events import EventEnvelope
 from billow.domain.invoice import Invoice, invoice_from_dict, invoice_to_record
 from billow.domain.tenancy import Scope
@@ -42,9 +42,19 @@ def invoice_work(invoice: Invoice) -> tuple[str, str] | None:
     """(action, at) of the work an invoice has ahead, if any."""
     if invoice.status == "draft" and invoice.auto_advance and invoice.finalize_at:
         return "finalize", invoice.finalize_at
-    if invoice.status == "finalized" and invoice.collection_pending and invoice.finalized_at:
+    open_ = invoice.status in ("finalized", "uncollectible")
+    if open_ and invoice.collection_pending and invoice.finalized_at:
         return "collect", invoice.finalized_at
+    dunning_at = invoice.dunning.next_at if invoice.dunning and invoice.status == "finalized" else None
+    if dunning_at is not None:
+        return "dunning", dunning_at
     return None
+
+
+def _work_action(item: dict[str, object]) -> str:
+    if item.get("status") == "draft":
+        return "finalize"
+    return "collect" if item.get("collection_pending") else "dunning"
 
 
 def clock_work_partition(scope: Scope, clock_id: str) -> str:
@@ -122,7 +132,7 @@ class DynamoInvoiceRepository:
                 scope=entry.scope,
                 invoice_id=entry.object_id,
                 at=entry.at,
-                action="finalize" if entry.item.get("status") == "draft" else "collect",
+                action=_work_action(entry.item),
             )
             for entry in entries
         ]
@@ -138,6 +148,7 @@ class DynamoInvoiceRepository:
         credits: Sequence[CreditEntry] = (),
         numbered: tuple[str, int, int] | None = None,
         credit_notes: Sequence[CreditNote] = (),
+        also: Callable[[Transaction], None] | None = None,
     ) -> None:
         """One transaction: invoices under their read versions, credit balance movements,
         new credit notes, events, and, with ``numbered`` = (sequence, last read, new last),
@@ -149,12 +160,16 @@ class DynamoInvoiceRepository:
         if numbered is not None:
             name, last, to = numbered
             stage_advance(tx, self.table.name, scope, name, last, to)
+        if also is not None:
+            also(tx)
         for item in outbox_items(scope, events):
             tx.put("event", self.table.name, item, "attribute_not_exists(pk)")
         try:
             self.table.write(tx)
         except TransactionCancelled as cancelled:
             failed = tx.failed_labels(cancelled)
+            if "gateway_event" in failed:
+                raise AlreadyApplied from None
             if any(label.startswith("credit_balance:") for label in failed):
                 raise ConcurrentModification(
                     detail="the customer's credit balance changed concurrently"

@@ -17,13 +17,18 @@ Every charge is recorded in the ledger under its idempotency key before it is an
 same key answers the first outcome again, as Stripe and GoCardless do, so a retry after a
 timeout never charges twice. The ledger is also what tests count charges in.
 
-Charging is built; refunds and the events a sandbox chargeback sends come with those
-capabilities (docs/payments.md).
+A test payment simulation (``/v1/test-payment-simulations``) can force the next charge of a
+payment method to succeed, fail (with a decline code) or need authentication, whatever its
+token says; the forced outcome is used up by the charge that takes it, in the same write.
+Refunds are kept under their own idempotency keys and always succeed. The sandbox sends no
+webhooks: simulations of what a gateway would report later (a bank debit settling, a
+chargeback) are applied by the payments service directly.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,8 +37,10 @@ from billow.domain.payment import PaymentFailure
 from billow.ports.gateways import (
     ChargeOutcome,
     ChargeRequest,
+    GatewayEvent,
     GatewayRefused,
     GatewayUnavailable,
+    RefundOutcome,
 )
 
 _DECLINES: dict[str, PaymentFailure] = {
@@ -53,17 +60,55 @@ class SandboxCharge:
     outcome: ChargeOutcome
 
 
+@dataclass(frozen=True)
+class ForcedOutcome:
+    """What a test payment simulation asks the next charge of a payment method to do."""
+
+    id: str
+    payment_method_token: str
+    outcome: str  # succeed, fail, require_action
+    decline_code: str | None = None
+
+
+@dataclass(frozen=True)
+class SandboxRefund:
+    idempotency_key: str
+    charge_reference: str
+    amount: Money
+    reference: str
+
+
 class SandboxLedger(Protocol):
-    def record(self, charge: SandboxCharge) -> SandboxCharge:
+    def record(self, charge: SandboxCharge, forced: ForcedOutcome | None = None) -> SandboxCharge | None:
         """Keep the charge under its idempotency key, once: a key already kept returns the
-        charge kept first."""
+        charge kept first. With ``forced``, use it up in the same write (None: another charge
+        used it first)."""
         ...
+
+    def forced(self, payment_method_token: str) -> ForcedOutcome | None: ...
+
+    def force_next(self, forced: ForcedOutcome) -> None: ...
+
+    def record_refund(self, refund: SandboxRefund) -> SandboxRefund: ...
 
     def charges(self) -> list[SandboxCharge]: ...
 
 
 def _reference(idempotency_key: str) -> str:
     return "sbx_ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+def forced_outcome(request: ChargeRequest, forced: ForcedOutcome) -> ChargeOutcome:
+    reference = _reference(request.idempotency_key)
+    if forced.outcome == "fail":
+        code = forced.decline_code or "generic_decline"
+        return ChargeOutcome(
+            "failed", reference, failure=PaymentFailure("card_declined", "The card was declined.", code)
+        )
+    if forced.outcome == "require_action":
+        url = f"https://sandbox.billow.invalid/authenticate/{reference}"
+        return ChargeOutcome("requires_action", reference, next_action_url=url)
+    return ChargeOutcome("succeeded", reference)
 
 
 def decide(request: ChargeRequest) -> ChargeOutcome:
@@ -93,12 +138,28 @@ class SandboxGateway:
             raise GatewayRefused("amount_too_small", "a charge must be more than zero")
         if request.payment_method_token == "pm_sandbox_unavailable":
             raise GatewayUnavailable("the sandbox gateway did not answer (simulated)")
-        kept = self.ledger.record(
-            SandboxCharge(
-                request.idempotency_key, request.amount, request.payment_method_token, decide(request)
+        kept: SandboxCharge | None = None
+        while kept is None:
+            forced = self.ledger.forced(request.payment_method_token)
+            outcome = forced_outcome(request, forced) if forced else decide(request)
+            charge = SandboxCharge(
+                request.idempotency_key, request.amount, request.payment_method_token, outcome
             )
-        )
+            kept = self.ledger.record(charge, forced)
         if kept.amount != request.amount or kept.payment_method_token != request.payment_method_token:
             # Stripe answers a reused key with other parameters with an error: so does the sandbox.
             raise GatewayRefused("idempotency_key_in_use", "the idempotency key was used for another charge")
         return kept.outcome
+
+    def refund(self, charge_reference: str, amount: Money, idempotency_key: str) -> RefundOutcome:
+        if amount.amount <= 0:
+            raise GatewayRefused("amount_too_small", "a refund must be more than zero")
+        reference = "sbx_re_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        kept = self.ledger.record_refund(SandboxRefund(idempotency_key, charge_reference, amount, reference))
+        if kept.charge_reference != charge_reference or kept.amount != amount:
+            raise GatewayRefused("idempotency_key_in_use", "the idempotency key was used for another refund")
+        return RefundOutcome("succeeded", kept.reference)
+
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> list[GatewayEvent]:
+        # Nothing outside Billow speaks for the sandbox: its later reports are simulations.
+        raise GatewayRefused("invalid_signature", "the sandbox gateway sends no webhooks")

@@ -29,6 +29,11 @@ class PaymentMethodCreate(StrictModel):
     gateway_token: Token = Field(
         description="the gateway's id of the method: pm_… (Stripe), MD… (GoCardless)"
     )
+    gateway_customer_token: Token | None = Field(
+        default=None,
+        description="the gateway's customer the method is saved to: cus_… (Stripe, needed to charge a "
+        "saved card off-session), CU… (GoCardless)",
+    )
     details: MethodDetails = Field(default_factory=MethodDetails)
     is_default: bool = False
     metadata: Metadata = Field(default_factory=dict)
