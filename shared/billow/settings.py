@@ -35,8 +35,6 @@ class Settings:
     # The tests and the local stack point them at local servers speaking those APIs.
     stripe_api_base: str
     gocardless_api_base: str
-    # The dunning state machine (started by the billing cycle); empty: steps run in process.
-    dunning_state_machine: str
 
 
 def _env(name: str, default: str) -> str:
@@ -66,7 +64,6 @@ def get_settings() -> Settings:
         credentials_key=_env("BILLOW_CREDENTIALS_KEY", ""),
         stripe_api_base=_env("BILLOW_STRIPE_API_BASE", ""),
         gocardless_api_base=_env("BILLOW_GOCARDLESS_API_BASE", ""),
-        dunning_state_machine=_env("BILLOW_DUNNING_STATE_MACHINE", ""),
     )
 
 

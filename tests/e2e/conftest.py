@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.gocardless_server import GoCardlessServer
+from tests.support.stripe_server import StripeServer
+
 ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY = "bk_test_e2e_fixed_development_key_0001"
 
@@ -132,10 +135,11 @@ class RunningStack:
         return self.process.returncode
 
 
-def start_stack(tmp: Path) -> RunningStack:
+def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
     port, moto_port = free_port(), free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "PYTHONPATH": f"{ROOT / 'shared'}",
         "BILLOW_PORT": str(port),
         "BILLOW_MOTO_PORT": str(moto_port),
@@ -182,9 +186,28 @@ def start_stack(tmp: Path) -> RunningStack:
     return RunningStack(process, base, tmp, env, time.perf_counter() - started, output)
 
 
+@dataclass
+class Providers:
+    """Local servers speaking Stripe's and GoCardless's HTTP APIs, which the stack's gateway
+    adapters are pointed at (their SDKs' base URL overrides)."""
+
+    stripe: StripeServer
+    gocardless: GoCardlessServer
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("billow-state"))
+def providers() -> Iterator[Providers]:
+    with StripeServer() as stripe_api, GoCardlessServer() as gocardless_api:
+        yield Providers(stripe_api, gocardless_api)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, providers: Providers) -> Iterator[RunningStack]:
+    extra = {
+        "BILLOW_STRIPE_API_BASE": providers.stripe.url,
+        "BILLOW_GOCARDLESS_API_BASE": providers.gocardless.url,
+    }
+    running = start_stack(tmp_path_factory.mktemp("billow-state"), extra)
     yield running
     assert running.stop() == 0, "".join(running.output)
 

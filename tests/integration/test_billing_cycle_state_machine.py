@@ -231,3 +231,67 @@ def test_a_long_run_continues_in_new_executions_and_a_retried_hand_over_starts_o
     assert len(runs) >= 3, runs
     assert runs == [(base, "SUCCEEDED")] + [(f"{base}-p{n}", "SUCCEEDED") for n in range(1, len(runs))]
     assert_invoiced_once(api, subs, expected)
+
+
+def test_retried_collect_and_dunning_steps_charge_once(
+    stack: LocalAws, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A charge's step crashing after the gateway charged is retried by the state machines; the
+    attempt's key makes the retry find the same charge, so the sandbox ledger holds each once."""
+    from billow.adapters.dynamodb.sandbox_ledger import DynamoSandboxLedger
+    from billow.services.dunning import DunningService
+
+    gateway_id = api.post("/v1/payment-gateways", {"provider": "sandbox"}).data["id"]
+    clock = new_clock(api, START)
+    customer = new_customer(api, test_clock_id=clock, currency="EUR")
+    card = {
+        "customer_id": customer,
+        "gateway_id": gateway_id,
+        "type": "card",
+        "gateway_token": "pm_sandbox_visa",
+    }
+    method = api.post("/v1/payment-methods", card).data["id"]
+    price = catalog(api)["flat"]
+    sub = api.post(
+        "/v1/subscriptions",
+        {"customer_id": customer, "items": [{"price_id": price["id"]}], "test_clock_id": clock},
+    ).data
+    assert api.api_key is not None
+    scope = container().tenancy.authenticate(api.api_key).scope
+    ledger = DynamoSandboxLedger(container().table, scope, gateway_id)
+    assert len(ledger.charges()) == 1
+
+    monkeypatch.setattr(BillingCycleService, "collect", crash_after("collect", times=1))
+    assert advance(api, clock, MONTH_LATER)["status"] == "ready"
+    renewal = next(i for i in invoices_of(api, sub["id"]) if i["period_start"] == MONTH_LATER)
+    assert (renewal["status"], renewal["attempt_count"]) == ("paid", 1)
+    assert len(ledger.charges()) == 2
+
+    # The next renewal is declined; its dunning retry crashes after charging, once.
+    api.post("/v1/test-payment-simulations", {"payment_method_id": method, "outcome": "fail"})
+    assert advance(api, clock, "2026-03-01T00:00:00Z")["status"] == "ready"
+    original = DunningService.run_step
+    calls = {"n": 0}
+
+    def crashing(self: DunningService, state: Any) -> Any:
+        result = original(self, state)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise LambdaCrash("simulated crash after the retry charged")
+        return result
+
+    monkeypatch.setattr(DunningService, "run_step", crashing)
+    assert advance(api, clock, "2026-03-05T00:00:00Z")["status"] == "ready"
+    second = next(i for i in invoices_of(api, sub["id"]) if i["period_start"] == "2026-03-01T00:00:00Z")
+    assert (second["status"], second["attempt_count"], second["dunning"]["status"]) == (
+        "paid",
+        2,
+        "recovered",
+    )
+    assert calls["n"] == 2
+    keys = [c.idempotency_key for c in ledger.charges()]
+    assert len(keys) == 4
+    assert sorted(k for k in keys if second["id"] in k) == [
+        f"billow-{second['id']}-attempt-1",
+        f"billow-{second['id']}-attempt-2",
+    ]

@@ -208,8 +208,9 @@ def test_stream_records_of_a_transaction_arrive_after_commit_and_never_when_canc
     dynamodb.transact_write_items(TransactItems=[put("evt#2"), put("evt#3")])
     assert local.wait_for_streams()
 
-    (batch,) = received
-    assert [r["dynamodb"]["NewImage"]["sk"]["S"] for r in batch["Records"]] == ["evt#2", "evt#3"]
+    # Usually one batch; on a loaded machine the poller may hand the two records over in two.
+    records = [r for batch in received for r in batch["Records"]]
+    assert [r["dynamodb"]["NewImage"]["sk"]["S"] for r in records] == ["evt#2", "evt#3"]
 
 
 def test_stream_handler_can_write_to_its_table_while_dynamodb_is_serialised(local: LocalAws) -> None:

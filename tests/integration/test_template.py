@@ -179,7 +179,14 @@ def test_provisioning_the_real_template(monkeypatch: pytest.MonkeyPatch) -> None
             "EventBusName",
             "DocumentsBucketName",
             "BillingCycleStateMachineArn",
+            "DunningStateMachineArn",
         }
+        # The billing cycle starts dunning steps as executions of the dunning state machine.
+        sfn = aws.client("stepfunctions")
+        dunning = stack.outputs["DunningStateMachineArn"]
+        cycle = sfn.describe_state_machine(stateMachineArn=stack.outputs["BillingCycleStateMachineArn"])
+        assert f'"StateMachineArn": "{dunning}"' in cycle["definition"]
+        assert "${" not in sfn.describe_state_machine(stateMachineArn=dunning)["definition"]
 
     assert dict(os.environ) == before
     assert get_settings().table_name != table_name

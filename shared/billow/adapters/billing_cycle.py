@@ -35,6 +35,8 @@ def run_input(
         "finalized": 0,
         "round": 0,
         "part": 0,
+        # Dunning steps of the last round that failed: their invoices wait for the next run.
+        "dunned": [],
         **(carry or {}),
     }
 

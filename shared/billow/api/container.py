@@ -320,9 +320,7 @@ class Container:
 
         return DunningService(
             self.payments,
-            cancel_subscription=lambda scope, subscription_id: self.subscriptions.cancel(
-                scope, subscription_id, {"when": "immediately"}, None
-            ),
+            cancel_subscription=self.subscriptions.cancel_at,
         )
 
     @cached_property

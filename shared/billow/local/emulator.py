@@ -89,6 +89,48 @@ def _remember_moto_services() -> None:
     backends.list_of_moto_modules = list_of_moto_modules
 
 
+def _fix_start_execution_parameters() -> None:
+    """moto's Step Functions interpreter passes a ``states:startExecution`` task's parameters
+    to boto3 as written in ASL (``StateMachineArn``, ``Name``, ``Input``), where boto3 wants
+    ``stateMachineArn``, ``name``, ``input``, and reads boto3's answers (``executionArn``) by
+    the ASL names (``ExecutionArn``): every such task fails with ``States.Runtime``. AWS maps
+    the names both ways; so does this patch, after moto's own normalisation (which turns
+    ``Input`` into a JSON string). The billing cycle starts dunning steps this way
+    (docs/local-stack.md)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sfn as sfn_task,
+    )
+
+    task = sfn_task.StateTaskServiceSfn
+    original = task._normalise_parameters
+    if getattr(original, "billow_fixed", False):
+        return
+
+    def normalise(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None and self._get_boto_service_action() == "start_execution":
+            for name in [key for key in parameters if key[:1].isupper()]:
+                parameters[name[0].lower() + name[1:]] = parameters.pop(name)
+
+    original_call = task._eval_service_task
+
+    def call(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original_call(self, env, *args, **kwargs)
+        answer = env.stack[-1] if env.stack else None
+        if isinstance(answer, dict):
+            for name in [key for key in answer if key[:1].islower()]:
+                answer[name[0].upper() + name[1:]] = answer.pop(name)
+
+    normalise.billow_fixed = True  # type: ignore[attr-defined]
+    task._normalise_parameters = normalise  # type: ignore[method-assign]
+    task._eval_service_task = call  # type: ignore[method-assign]
+
+
 class Emulator:
     """moto in server mode on ``host:port``, configured for Billow."""
 
@@ -136,6 +178,7 @@ class Emulator:
             # werkzeug logs every request of every boto3 call at INFO.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         _remember_moto_services()
+        _fix_start_execution_parameters()
         server = ThreadedMotoServer(ip_address=self.host, port=self._port, verbose=False)
         server.start()
         self._server = server

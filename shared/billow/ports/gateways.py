@@ -79,6 +79,9 @@ class GatewayEvent:
     status: str
     failure: PaymentFailure | None = None
     amount: Money | None = None
+    # The payment Billow sent with the charge (its metadata), for a charge whose answer was
+    # lost before Billow learnt the gateway's reference.
+    billow_payment_id: str | None = None
 
 
 class GatewayDirectory(Protocol):

@@ -31,8 +31,8 @@ from billow.domain.invoice import Invoice
 from billow.domain.tenancy import Scope
 from billow.services.payments import MAX_ATTEMPTS, PaymentService
 
-# Cancels a subscription now (SubscriptionService.cancel with when=immediately).
-CancelSubscription = Callable[[Scope, str], object]
+# Cancels a subscription at the step's time (SubscriptionService.cancel_at).
+CancelSubscription = Callable[[Scope, str, str], object]
 
 
 def _scope(ref: Mapping[str, Any]) -> Scope:
@@ -65,7 +65,7 @@ class DunningService:
             "due": True,
             "run_id": run.id,
             "step": run.next_step,
-            "action": step.action,
+            "step_action": step.action,
             "name": execution_name(run.id, run.next_step),
         }
 
@@ -76,7 +76,7 @@ class DunningService:
         invoice = self.payments.invoicing.get(scope, ref["invoice_id"])
         if not self._due(invoice, str(state["run_id"]), step, bound):
             return {"invoice_id": invoice.id, "step": step, "outcome": "already_done"}
-        action = state["action"]
+        action = state["step_action"]
         if action == "retry_payment":
             if invoice.open_payment_id is not None:
                 # A payment is already on its way (a bank debit): this retry has nothing to do.
@@ -90,7 +90,7 @@ class DunningService:
         if action == "cancel_subscription" and invoice.subscription_id is not None:
             # Already canceled or ended: the step's work is done.
             with contextlib.suppress(InvalidStateTransition):
-                self.cancel_subscription(scope, invoice.subscription_id)
+                self.cancel_subscription(scope, invoice.subscription_id, bound)
         self._advance(
             scope,
             invoice.id,

@@ -61,6 +61,16 @@ class GatewayWebhookService:
                 # A dispute won or lost after the chargeback: the money moved already.
                 return False
             payment = self.payments.payments.by_reference(scope, config.id, event.reference)
+            if payment is None and event.billow_payment_id:
+                # The charge's answer was lost (a timeout, a replayed 500): the payment still
+                # waits without the gateway's reference, which this event brings.
+                candidate = self.payments.payments.get(scope, event.billow_payment_id)
+                if (
+                    candidate is not None
+                    and candidate.gateway_id == config.id
+                    and candidate.gateway_reference is None
+                ):
+                    payment = candidate
             if payment is None:
                 logger.info("webhook about an unknown charge", extra={"reference": event.reference})
                 return False

@@ -529,7 +529,7 @@ class PaymentService:
         assert run.step is not None
         step, index = run.step, run.next_step
         advanced = run.advanced(now)
-        after = self._one_version(one_version_from, replace(invoice, dunning=advanced))
+        after = self._one_version(one_version_from, replace(invoice, dunning=advanced, updated_at=now))
         events = [self._dunning_event(scope, "dunning.step_executed", after, index + 1, step=index)]
         if advanced.status == "exhausted":
             events.append(self._dunning_event(scope, "dunning.exhausted", after, index + 2, step=None))

@@ -942,6 +942,24 @@ class SubscriptionService:
             detail="the subscription is being changed by many requests at once; retry"
         )
 
+    def cancel_at(self, scope: Scope, subscription_id: str, at: str) -> Subscription:
+        """Cancel now, at a billing-cycle step's time (a dunning step; a test clock may be
+        mid-advance), without a refund. An ended subscription is left as it is."""
+        moment = parse_time(at)
+        for _ in range(MAX_ATTEMPTS):
+            before = self.get(scope, subscription_id)
+            if before.is_ended:
+                return before
+            outcome = self._cancel_now(scope, before, moment, at, "none")
+            try:
+                self._save(scope, before, outcome)
+            except ConcurrentModification:
+                continue
+            return outcome.after
+        raise ConcurrentModification(
+            detail="the subscription is being changed by many requests at once; retry"
+        )
+
     def payment_standing(self, scope: Scope, subscription_id: str, *, past_due: bool) -> Subscription:
         """Past due on a failed payment, active again when paid (dunning, docs/dunning.md).
         Repeating it changes nothing; it runs no due steps, so it is safe inside any step."""

@@ -328,7 +328,18 @@ def _events(event_id: str, event_type: str, obj: dict[str, Any]) -> list[Gateway
     if event_type in _INTENT_EVENTS:
         status = _INTENT_EVENTS[event_type]
         failure = _failure(obj) if status == "failed" else None
-        return [GatewayEvent(event_id, "charge", str(obj["id"]), status, failure, _amount(obj))]
+        payment_id = (obj.get("metadata") or {}).get("billow_payment_id")
+        return [
+            GatewayEvent(
+                event_id,
+                "charge",
+                str(obj["id"]),
+                status,
+                failure,
+                _amount(obj),
+                billow_payment_id=payment_id,
+            )
+        ]
     if event_type in _REFUND_EVENTS:
         refund = _refund_outcome(obj)
         return [
