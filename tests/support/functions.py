@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,23 @@ INGEST_PREFIX = "/v1/usage/events"
 
 def gateway() -> Any:
     """The HTTP API's routes as template.yaml declares them: usage events go to the ingest
-    function, everything else to the API function."""
-    api = load_function("api").lambda_handler
-    ingest = load_function("ingest").lambda_handler
+    function, everything else to the API function.
+
+    Each thread gets its own handlers, as concurrent requests in AWS each get their own Lambda
+    container: a Powertools resolver keeps the request it is handling on itself, so two
+    threads sharing one would mix their requests up."""
+    local = threading.local()
+
+    def handlers() -> tuple[Any, Any]:
+        if not hasattr(local, "api"):
+            local.api = load_function("api").lambda_handler
+            local.ingest = load_function("ingest").lambda_handler
+        return local.api, local.ingest
+
+    handlers()
 
     def route(event: dict[str, Any], context: Any) -> Any:
+        api, ingest = handlers()
         target = ingest if str(event.get("rawPath", "")).startswith(INGEST_PREFIX) else api
         return target(event, context)
 

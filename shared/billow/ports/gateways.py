@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from billow.domain.gateway import GatewayConfig
@@ -82,6 +82,16 @@ class GatewayEvent:
     # The payment Billow sent with the charge (its metadata), for a charge whose answer was
     # lost before Billow learnt the gateway's reference.
     billow_payment_id: str | None = None
+
+
+@runtime_checkable
+class OutcomeForcing(Protocol):
+    """A test gateway whose next charge of a payment method can be told its outcome
+    (``/v1/test-payment-simulations``); only the sandbox gateway is one."""
+
+    def force_next(
+        self, simulation_id: str, payment_method_token: str, outcome: str, decline_code: str | None
+    ) -> None: ...
 
 
 class GatewayDirectory(Protocol):

@@ -141,7 +141,7 @@ class CreditNoteService:
                     credit_note_to_dict(note),
                     new_id=invoicing.new_id,
                 ),
-                self._invoice_event(scope, after),
+                self.invoice_event(scope, after),
             ]
             also = None
             refunds: builtins.list[Refund] = []
@@ -149,7 +149,7 @@ class CreditNoteService:
                 drawn = self.refunds.plan(scope, invoice, total, note.id, now, refund_request)
                 refunds = [refund for _, _, refund in drawn.draws]
                 events += drawn.events
-                also = self.refunds.payments._also(
+                also = self.refunds.payments.staged(
                     scope,
                     payments=[(before, after_) for before, after_, _ in drawn.draws],
                     refunds=[(None, refund) for refund in refunds],
@@ -190,7 +190,7 @@ class CreditNoteService:
                 f"this credit note is {total.amount} {currency}",
             )
 
-    def _invoice_event(self, scope: Scope, invoice: Invoice) -> EventEnvelope:
+    def invoice_event(self, scope: Scope, invoice: Invoice) -> EventEnvelope:
         type_ = (
             "invoice.paid"
             if invoice.status == "paid" and invoice.paid_at == invoice.updated_at

@@ -82,7 +82,7 @@ class DunningService:
                 # A payment is already on its way (a bank debit): this retry has nothing to do.
                 self._advance(scope, invoice.id, str(state["run_id"]), step, bound)
                 return {"invoice_id": invoice.id, "step": step, "outcome": "payment_in_progress"}
-            payment = self.payments._attempt(
+            payment = self.payments.attempt_charge(
                 scope, invoice.id, None, automatic=True, dunning_step=step, at=bound
             )
             outcome = payment.status if payment is not None else "no_payment_method"
@@ -123,13 +123,13 @@ class DunningService:
             invoice = payments.invoicing.get(scope, invoice_id)
             if not self._due(invoice, run_id, step, bound):
                 return
-            now = payments._now(scope, invoice, bound)
-            after, events = payments._dunning_advanced(scope, invoice, now, one_version_from=invoice)
+            now = payments.time_of(scope, invoice, bound)
+            after, events = payments.dunning_advanced(scope, invoice, now, one_version_from=invoice)
             kind = "invoice.updated"
             if uncollectible:
-                after = payments._one_version(invoice, after.mark_uncollectible(now))
+                after = payments.one_version(invoice, after.mark_uncollectible(now))
                 kind = "invoice.marked_uncollectible"
-            events.insert(0, payments._invoice_event(scope, kind, after))
+            events.insert(0, payments.invoice_event(scope, kind, after))
             try:
                 payments.invoicing.invoices.save(scope, [(invoice, after)], events)
             except ConcurrentModification:

@@ -19,6 +19,7 @@ from typing import Any
 from billow.domain.errors import Forbidden, InvalidStateTransition, validation_failed
 from billow.domain.payment import PaymentFailure, PaymentStatus, payment_to_dict
 from billow.domain.tenancy import Scope
+from billow.ports.gateways import OutcomeForcing
 from billow.services.payments import PaymentService, Report
 
 OUTCOMES = ("succeed", "fail", "require_action", "charge_back")
@@ -68,14 +69,11 @@ class PaymentSimulationService:
         if method is None:
             raise validation_failed(pointer, f"no payment method with id {simulation['payment_method_id']}")
         gateway = self._sandbox_gateway(scope, method.gateway_id, pointer)
-        from billow.adapters.gateways.sandbox import ForcedOutcome, SandboxGateway
-
         adapter = self.payments.adapters.gateway(scope, gateway)
-        assert isinstance(adapter, SandboxGateway)
-        adapter.ledger.force_next(
-            ForcedOutcome(
-                simulation["id"], method.gateway_token, simulation["outcome"], simulation["decline_code"]
-            )
+        if not isinstance(adapter, OutcomeForcing):  # pragma: no cover - sandbox gateways force outcomes
+            raise validation_failed(pointer, "this gateway's outcomes cannot be forced")
+        adapter.force_next(
+            simulation["id"], method.gateway_token, simulation["outcome"], simulation["decline_code"]
         )
         return {"status": "pending", "applies_to": "next_charge"}
 

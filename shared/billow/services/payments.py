@@ -23,7 +23,6 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -110,11 +109,11 @@ class PaymentService:
     def new_id(self) -> Callable[[], str]:
         return self.invoicing.new_id
 
-    def _now(self, scope: Scope, invoice: Invoice, at: str | None = None) -> str:
+    def time_of(self, scope: Scope, invoice: Invoice, at: str | None = None) -> str:
         """``at`` when a billing-cycle step gives its time (a test clock mid-advance), else now."""
         return at or rfc3339(self.invoicing.now_for(scope, invoice.test_clock_id))
 
-    def _also(self, scope: Scope, **writes: Any) -> Callable[[Any], None]:
+    def staged(self, scope: Scope, **writes: Any) -> Callable[[Any], None]:
         """Payment-side writes for the transaction the invoice repository commits."""
 
         def stage(tx: Any) -> None:
@@ -150,7 +149,7 @@ class PaymentService:
         if invoice.open_payment_id is None:
             invoice.require_payable()
         try:
-            payment = self._attempt(scope, invoice_id, payment_method_id, automatic=False)
+            payment = self.attempt_charge(scope, invoice_id, payment_method_id, automatic=False)
         except GatewayUnavailable as unavailable:
             open_id = self.invoicing.get(scope, invoice_id).open_payment_id
             raise GatewayNoAnswer(
@@ -167,7 +166,7 @@ class PaymentService:
         if invoice.collection_method != "charge_automatically":
             return Handover("awaiting_payment", "the invoice was sent; the customer pays by its due date")
         try:
-            payment = self._attempt(scope, invoice.id, None, automatic=True, at=at)
+            payment = self.attempt_charge(scope, invoice.id, None, automatic=True, at=at)
         except GatewayUnavailable as unavailable:
             # The attempt stays open and the invoice in the work index: the next round asks again.
             logger.warning(
@@ -178,7 +177,7 @@ class PaymentService:
             return Handover("awaiting_payment", "nothing to charge")
         return Handover("charge_started", f"payment {payment.id} is {payment.status}")
 
-    def _attempt(
+    def attempt_charge(
         self,
         scope: Scope,
         invoice_id: str,
@@ -204,7 +203,7 @@ class PaymentService:
                 if automatic:
                     return None
                 invoice.require_payable()
-            now = self._now(scope, invoice, at)
+            now = self.time_of(scope, invoice, at)
             method, gateway = self._charge_with(scope, invoice, payment_method_id, automatic=automatic)
             if method is None or gateway is None:
                 if self._collects_payments(scope):
@@ -229,10 +228,10 @@ class PaymentService:
                 metadata={"dunning_step": str(dunning_step)} if dunning_step is not None else {},
             )
             after = replace(invoice.attempt_started(payment.id, now), collection_pending=True)
-            events = [self._invoice_event(scope, "invoice.updated", after)]
+            events = [self.invoice_event(scope, "invoice.updated", after)]
             if dunning_step is not None and after.dunning is not None:
-                after, step_events = self._dunning_advanced(scope, after, now, one_version_from=invoice)
-                events = [self._invoice_event(scope, "invoice.updated", after), *step_events]
+                after, step_events = self.dunning_advanced(scope, after, now, one_version_from=invoice)
+                events = [self.invoice_event(scope, "invoice.updated", after), *step_events]
             if not self._saved_with_new_payment(scope, invoice, after, payment, events, attempt):
                 continue
             return self._send(scope, after, payment, at)
@@ -251,7 +250,7 @@ class PaymentService:
         writer came first (after a short, growing pause: the caller reads again)."""
         try:
             self.invoicing.invoices.save(
-                scope, [(before, after)], events, also=self._also(scope, payments=[(None, payment)])
+                scope, [(before, after)], events, also=self.staged(scope, payments=[(None, payment)])
             )
         except ConcurrentModification:
             time.sleep(min(0.002 * (attempt + 1), 0.05))
@@ -336,7 +335,7 @@ class PaymentService:
             failure = PaymentFailure("no_payment_method", "the customer has no usable default payment method")
             events: builtins.list[EventEnvelope] = []
             if dunning_step is not None and after.dunning is not None:
-                after, events = self._dunning_advanced(scope, after, now, one_version_from=current)
+                after, events = self.dunning_advanced(scope, after, now, one_version_from=current)
             elif after.dunning is None:
                 after = self._dunning_started(scope, after, now)
             events = [self._payment_failed_event(scope, after, failure), *events]
@@ -354,7 +353,7 @@ class PaymentService:
         for attempt in range(MAX_ATTEMPTS):
             payment = self.get(scope, payment_id)
             invoice = self.invoicing.get(scope, payment.invoice_id)
-            now = self._now(scope, invoice, at)
+            now = self.time_of(scope, invoice, at)
             after = payment.observe(
                 report.status,
                 now,
@@ -379,7 +378,7 @@ class PaymentService:
                     changes,
                     events,
                     credits=credits,
-                    also=self._also(
+                    also=self.staged(
                         scope, payments=[(payment, after)], gateway_event=report.gateway_event, at=now
                     ),
                 )
@@ -407,16 +406,16 @@ class PaymentService:
                 # Paid twice (a manual payment while the debit was on its way): the excess goes
                 # to the customer's credit balance rather than being lost.
                 credits.append(self._overpayment(invoice, extra, now))
-            changed = self._one_version(invoice, changed)
+            changed = self.one_version(invoice, changed)
             kind = (
                 "invoice.paid" if changed.status == "paid" and invoice.status != "paid" else "invoice.updated"
             )
-            return changed, [self._invoice_event(scope, kind, changed)], credits
+            return changed, [self.invoice_event(scope, kind, changed)], credits
         if after.status == "failed":
             changed = invoice.attempt_settled(after.id, now)
             if changed.dunning is None and invoice.status == "finalized":
                 changed = self._dunning_started(scope, changed, now)
-            changed = self._one_version(invoice, changed)
+            changed = self.one_version(invoice, changed)
             return changed, [self._payment_failed_event(scope, changed, after.failure)], credits
         if after.status == "charged_back":
             taken = min(after.amount, invoice.amount_paid)
@@ -428,11 +427,11 @@ class PaymentService:
                 if invoice.status == "paid" and changed.status != "paid"
                 else "invoice.updated"
             )
-            return changed, [self._invoice_event(scope, kind, changed)], credits
+            return changed, [self.invoice_event(scope, kind, changed)], credits
         if after.status in ("processing", "requires_action") and invoice.collection_pending:
             # The gateway answered; what remains is for its webhook (or the customer) to settle.
             changed = invoice.touched(now, collection_pending=False)
-            return changed, [self._invoice_event(scope, "invoice.updated", changed)], credits
+            return changed, [self.invoice_event(scope, "invoice.updated", changed)], credits
         return invoice, [], credits
 
     @staticmethod
@@ -455,7 +454,7 @@ class PaymentService:
         )
 
     @staticmethod
-    def _one_version(before: Invoice, after: Invoice) -> Invoice:
+    def one_version(before: Invoice, after: Invoice) -> Invoice:
         # One decision is one version (and one event), however many domain steps made it.
         return after if after is before else replace(after, version=before.version + 1)
 
@@ -465,7 +464,7 @@ class PaymentService:
                 scope,
                 [],
                 [],
-                also=self._also(scope, gateway_event=gateway_event, at=now),
+                also=self.staged(scope, gateway_event=gateway_event, at=now),
             )
 
     # --- manual payments ----------------------------------------------------------------------
@@ -483,7 +482,7 @@ class PaymentService:
                     "/amount",
                     f"the invoice has {invoice.amount_remaining.amount} {invoice.currency} left to pay",
                 )
-            now = self._now(scope, invoice)
+            now = self.time_of(scope, invoice)
             payment = Payment(
                 id=self.new_id(),
                 livemode=scope.livemode,
@@ -502,7 +501,7 @@ class PaymentService:
             )
             after = invoice.record_payment(payment.money, now)
             kind = "invoice.paid" if after.status == "paid" else "invoice.updated"
-            events = [self._payment_event(scope, payment), self._invoice_event(scope, kind, after)]
+            events = [self._payment_event(scope, payment), self.invoice_event(scope, kind, after)]
             if not self._saved_with_new_payment(scope, invoice, after, payment, events, attempt):
                 continue
             self._standing(scope, after)
@@ -519,7 +518,7 @@ class PaymentService:
         policy_id, steps = self.policy_for(scope, invoice.customer_id, invoice.subscription_id)
         return replace(invoice, dunning=DunningRun.start(policy_id, steps, failed_at, run_id=self.new_id()))
 
-    def _dunning_advanced(
+    def dunning_advanced(
         self, scope: Scope, invoice: Invoice, now: str, *, one_version_from: Invoice
     ) -> tuple[Invoice, builtins.list[EventEnvelope]]:
         """The invoice with its dunning's next step marked done, and the dunning events (the
@@ -527,13 +526,12 @@ class PaymentService:
         run = invoice.dunning
         assert run is not None
         assert run.step is not None
-        step, index = run.step, run.next_step
+        index = run.next_step
         advanced = run.advanced(now)
-        after = self._one_version(one_version_from, replace(invoice, dunning=advanced, updated_at=now))
+        after = self.one_version(one_version_from, replace(invoice, dunning=advanced, updated_at=now))
         events = [self._dunning_event(scope, "dunning.step_executed", after, index + 1, step=index)]
         if advanced.status == "exhausted":
             events.append(self._dunning_event(scope, "dunning.exhausted", after, index + 2, step=None))
-        del step
         return after, events
 
     def _standing(self, scope: Scope, invoice: Invoice) -> None:
@@ -562,7 +560,7 @@ class PaymentService:
         }.get(payment.status, "payment.created")
         return change_event(scope, kind, "payment", payment_to_dict(payment), new_id=self.new_id)
 
-    def _invoice_event(self, scope: Scope, type_: str, invoice: Invoice) -> EventEnvelope:
+    def invoice_event(self, scope: Scope, type_: str, invoice: Invoice) -> EventEnvelope:
         return change_event(scope, type_, "invoice", invoice_to_dict(invoice), new_id=self.new_id)
 
     def _payment_failed_event(
@@ -593,7 +591,3 @@ class PaymentService:
             created_at=invoice.updated_at,
             new_id=self.new_id,
         )
-
-
-def refundable_of(payments: Sequence[Payment]) -> Decimal:
-    return sum((p.refundable.amount for p in payments), Decimal(0))

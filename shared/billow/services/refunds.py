@@ -243,7 +243,7 @@ class RefundService:
         for attempt in range(20):
             refund = self.get(scope, refund_id)
             invoice = invoicing.get(scope, refund.invoice_id)
-            now = self.payments._now(scope, invoice)
+            now = self.payments.time_of(scope, invoice)
             after = refund.observe(status, now, gateway_reference=reference, failure=failure)
             if after is None:
                 return refund
@@ -263,7 +263,7 @@ class RefundService:
                     )
                 )
             try:
-                invoicing.invoices.save(scope, [], events, also=self.payments._also(scope, **writes))
+                invoicing.invoices.save(scope, [], events, also=self.payments.staged(scope, **writes))
             except AlreadyApplied:
                 return self.get(scope, refund_id)
             except ConcurrentModification:

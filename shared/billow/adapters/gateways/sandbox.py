@@ -151,6 +151,11 @@ class SandboxGateway:
             raise GatewayRefused("idempotency_key_in_use", "the idempotency key was used for another charge")
         return kept.outcome
 
+    def force_next(
+        self, simulation_id: str, payment_method_token: str, outcome: str, decline_code: str | None
+    ) -> None:
+        self.ledger.force_next(ForcedOutcome(simulation_id, payment_method_token, outcome, decline_code))
+
     def refund(self, charge_reference: str, amount: Money, idempotency_key: str) -> RefundOutcome:
         if amount.amount <= 0:
             raise GatewayRefused("amount_too_small", "a refund must be more than zero")
