@@ -33,6 +33,12 @@ class Settings:
     credentials_key: str
     # Where the Stripe and GoCardless SDKs send requests; empty: the providers' own APIs.
     # The tests and the local stack point them at local servers speaking those APIs.
+    # The SQS FIFO queue of webhook deliveries (template: WebhookDeliveriesQueue).
+    webhook_deliveries_queue_url: str
+    # The queue the bus delivers events to for the webhook fan-out (WebhookEventsQueue).
+    webhook_events_queue_url: str
+    # Multiplies the waits between webhook delivery attempts (tests: small; deployments: 1).
+    webhook_backoff_scale: float
     stripe_api_base: str
     gocardless_api_base: str
 
@@ -62,6 +68,9 @@ def get_settings() -> Settings:
         billing_cycle_state_machine=_env("BILLOW_BILLING_CYCLE_STATE_MACHINE", ""),
         clock_advance_wait_seconds=float(_env("BILLOW_CLOCK_ADVANCE_WAIT_SECONDS", "20")),
         credentials_key=_env("BILLOW_CREDENTIALS_KEY", ""),
+        webhook_deliveries_queue_url=_env("BILLOW_WEBHOOK_DELIVERIES_QUEUE_URL", ""),
+        webhook_events_queue_url=_env("BILLOW_WEBHOOK_EVENTS_QUEUE_URL", ""),
+        webhook_backoff_scale=float(_env("BILLOW_WEBHOOK_BACKOFF_SCALE", "1")),
         stripe_api_base=_env("BILLOW_STRIPE_API_BASE", ""),
         gocardless_api_base=_env("BILLOW_GOCARDLESS_API_BASE", ""),
     )

@@ -229,6 +229,10 @@ def test_stream_handler_can_write_to_its_table_while_dynamodb_is_serialised(loca
 
 def test_sqs_mapping_invokes_the_function(local: LocalAws, received: list[Any]) -> None:
     local.client("sqs").send_message(QueueUrl=local.stack.physical_ids["Work"], MessageBody='{"job": 1}')
+    # The local stack's queue poller (like Lambda's) picks the message up shortly after.
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     (event,) = received
     (record,) = event["Records"]

@@ -39,9 +39,15 @@ def kms_client() -> Any:
     return boto3.client("kms", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def sqs_client() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (tests and the local stack change endpoints)."""
     dynamodb_client.cache_clear()
     events_client.cache_clear()
     stepfunctions_client.cache_clear()
     kms_client.cache_clear()
+    sqs_client.cache_clear()

@@ -14,7 +14,7 @@ SOURCE = "billow"
 BATCH = 10  # PutEvents takes at most 10 entries
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     # DynamoDB hands numbers back as Decimal: sequences are integers on the wire.
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else str(value)
@@ -36,7 +36,7 @@ class EventBridgePublisher:
                     {
                         "Source": SOURCE,
                         "DetailType": envelope["type"],
-                        "Detail": json.dumps(envelope, separators=(",", ":"), default=_plain),
+                        "Detail": json.dumps(envelope, separators=(",", ":"), default=plain_json),
                         "EventBusName": self.bus_name,
                         "Resources": [],
                     }

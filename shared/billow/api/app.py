@@ -26,6 +26,8 @@ from billow.api.routers import (
     subscriptions,
     test_clocks,
     usage_alerts,
+    webhook_deliveries,
+    webhook_endpoints,
 )
 from billow.settings import get_settings
 
@@ -67,6 +69,8 @@ def build_api(resolver: R, *, with_ingest: bool = False) -> R:
         payment_methods,
         payments,
         dunning_policies,
+        webhook_endpoints,
+        webhook_deliveries,
         events,
     )
     for module in modules:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
     from billow.adapters.dynamodb.usage import DynamoUsageStore
+    from billow.adapters.dynamodb.webhook_deliveries import DynamoWebhookDeliveryRepository
+    from billow.adapters.webhooks.sqs_queue import SqsDeliveryQueue
     from billow.domain.tenancy import Scope
     from billow.ports.billing_cycle import BillingCycleRunner
     from billow.services.billing_cycle import BillingCycleService
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from billow.services.usage import UsageService
     from billow.services.usage_alerts import UsageAlertService
     from billow.services.usage_ingest import UsageIngestService
+    from billow.services.webhook_delivery import WebhookDispatcher, WebhookFanout
+    from billow.services.webhook_endpoints import WebhookEndpointService
 
 
 @dataclass
@@ -368,6 +372,53 @@ class Container:
             DynamoPlanRepository(self.table),
             self.clock,
             self.new_id,
+        )
+
+    @cached_property
+    def webhook_endpoints(self) -> WebhookEndpointService:
+        from billow.adapters.aws import kms_client
+        from billow.adapters.credentials import KmsCredentialVault
+        from billow.adapters.dynamodb.webhook_endpoints import DynamoWebhookEndpointRepository
+        from billow.services.webhook_endpoints import WebhookEndpointService
+
+        vault = KmsCredentialVault(kms_client(), get_settings().credentials_key)
+        return WebhookEndpointService(
+            DynamoWebhookEndpointRepository(self.table), vault, self.clock, self.new_id
+        )
+
+    @cached_property
+    def webhook_deliveries(self) -> DynamoWebhookDeliveryRepository:
+        from billow.adapters.dynamodb.webhook_deliveries import DynamoWebhookDeliveryRepository
+
+        return DynamoWebhookDeliveryRepository(self.table)
+
+    @cached_property
+    def webhook_queue(self) -> SqsDeliveryQueue:
+        from billow.adapters.aws import sqs_client
+        from billow.adapters.webhooks.sqs_queue import SqsDeliveryQueue
+
+        return SqsDeliveryQueue(sqs_client(), get_settings().webhook_deliveries_queue_url)
+
+    @cached_property
+    def webhook_fanout(self) -> WebhookFanout:
+        from billow.services.webhook_delivery import WebhookFanout
+
+        return WebhookFanout(
+            self.webhook_endpoints, self.webhook_deliveries, self.webhook_queue, self.clock, self.new_id
+        )
+
+    @cached_property
+    def webhook_dispatcher(self) -> WebhookDispatcher:
+        from billow.adapters.webhooks.http_sender import deliver
+        from billow.services.webhook_delivery import WebhookDispatcher
+
+        return WebhookDispatcher(
+            self.webhook_endpoints,
+            self.webhook_deliveries,
+            deliver,
+            self.clock,
+            queue=self.webhook_queue,
+            backoff_scale=get_settings().webhook_backoff_scale,
         )
 
     @cached_property

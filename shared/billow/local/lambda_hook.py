@@ -293,7 +293,10 @@ def invoke(function_name: str, event: Any) -> InvocationResult:
 
 
 def _warn_on_batch_failures(spec: HandlerSpec, event: Any, result: Any) -> None:
-    if isinstance(result, dict) and result.get("batchItemFailures") and _records(event):
+    records = _records(event) or []
+    # SQS failures come back through the local queue poller; stream failures do not.
+    from_sqs = bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
+    if isinstance(result, dict) and result.get("batchItemFailures") and records and not from_sqs:
         logger.warning(
             "function %s reported %d batch item failures; the local emulator does not redeliver them",
             spec.function_name,

@@ -109,6 +109,18 @@ _PLACEHOLDER_ZIP_TEXT: Final = "# Billow local stack: the real handler is run in
 
 
 @dataclass(frozen=True)
+class QueueMapping:
+    """An ``SQS`` event of a function: the local stack polls the queue itself (queue_poller.py)
+    because moto's own mapping runs the function inside SendMessage and never redelivers."""
+
+    function_name: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+
+@dataclass(frozen=True)
 class Schedule:
     """A ``Schedule``/``ScheduleV2`` event (or scheduled rule) that targets a function."""
 
@@ -139,6 +151,7 @@ class ProvisionedStack:
     template_path: Path
     environment: dict[str, str] = field(default_factory=dict)
     schedules: list[Schedule] = field(default_factory=list)
+    queues: list[QueueMapping] = field(default_factory=list)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     physical_ids: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -745,17 +758,30 @@ class _Provisioner:
     def _function_event(self, function: LocalFunction, event_name: str, event: Mapping[str, Any]) -> None:
         kind = event.get("Type")
         p = self.resolver.resolve(event.get("Properties") or {})
-        if kind in {"SQS", "DynamoDB"}:
+        if kind == "SQS":
+            queue_arn = str(p["Queue"])
+            queue_name = queue_arn.rsplit(":", 1)[-1]
+            url = str(self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
+            self.result.queues.append(
+                QueueMapping(
+                    function_name=function.function_name,
+                    queue_arn=queue_arn,
+                    queue_url=url,
+                    batch_size=int(p.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in list(p.get("FunctionResponseTypes") or ()),
+                )
+            )
+        elif kind == "DynamoDB":
             request: dict[str, Any] = {
                 "FunctionName": function.function_name,
-                "EventSourceArn": str(p["Queue"] if kind == "SQS" else p["Stream"]),
+                "EventSourceArn": str(p["Stream"]),
                 "Enabled": bool(p.get("Enabled", True)),
             }
             for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
                 if key in p:
                     request[key] = int(p[key])
-            if kind == "DynamoDB":
-                request["StartingPosition"] = str(p.get("StartingPosition", "LATEST"))
+            request["StartingPosition"] = str(p.get("StartingPosition", "LATEST"))
             if p.get("FunctionResponseTypes"):
                 request["FunctionResponseTypes"] = list(p["FunctionResponseTypes"])
             if p.get("FilterCriteria"):

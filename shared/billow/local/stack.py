@@ -61,6 +61,7 @@ from billow.local.dynamodb_serial import serialise_moto_dynamodb
 from billow.local.emulator import DEFAULT_REGION, Emulator, EnvironmentPatch
 from billow.local.lambda_hook import InvocationResult
 from billow.local.provision import DEFAULT_STACK_NAME, ProvisionedStack, provision
+from billow.local.queue_poller import QueuePoller
 from billow.local.ticker import Ticker
 from billow.settings import reset_settings
 
@@ -96,6 +97,7 @@ class LocalAws:
         self._hooked = False
         self._stack: ProvisionedStack | None = None
         self.ticker: Ticker | None = None
+        self.queue_poller: QueuePoller | None = None
         self.environment: dict[str, str] = {}
 
     @property
@@ -134,6 +136,10 @@ class LocalAws:
             if self._use_ticker:
                 self.ticker = Ticker(self._stack.schedules, tick_seconds=self._tick_seconds)
                 self.ticker.start()
+            self.queue_poller = QueuePoller(
+                self._stack.queues, endpoint_url=self.endpoint_url, region=self.region
+            )
+            self.queue_poller.start()
         except BaseException:
             self.stop()
             raise
@@ -146,6 +152,9 @@ class LocalAws:
         return self
 
     def stop(self) -> None:
+        if self.queue_poller is not None:
+            self.queue_poller.stop()
+            self.queue_poller = None
         if self.ticker is not None:
             self.ticker.stop()
             self.ticker = None

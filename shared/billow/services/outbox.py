@@ -35,7 +35,9 @@ class OutboxRelay:
     sweep_min_age: timedelta = timedelta(seconds=30)
 
     def publish_items(self, items: Sequence[dict[str, Any]]) -> RelayResult:
-        envelopes = [item["envelope"] for item in items]
+        # The bus carries the envelope and, for Billow's own consumers (webhook fan-out), the
+        # tenant it belongs to; webhooks send the envelope alone.
+        envelopes = [{**item["envelope"], "tenant_id": item["tenant_id"]} for item in items]
         failed = self.publisher.publish(envelopes)
         now = rfc3339(self.clock.now())
         for item in items:
