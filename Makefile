@@ -58,5 +58,10 @@ bench: $(VENV)/.stamp
 cli: $(VENV)/.stamp
 	PYTHONPATH=shared $(PY) -m billow $(ARGS)
 
+## Regenerate the event table of docs/events.md from billow.domain.event_catalog.
+.PHONY: catalog
+catalog: $(VENV)/.stamp
+	PYTHONPATH=shared $(PY) -m billow.event_catalog --write docs/events.md
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .billow .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ receiver, which verifies every delivery with the standardwebhooks library from P
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -107,3 +108,119 @@ def test_only_matching_events_go_to_a_filtered_endpoint(stack: LocalAws, api: Ap
         verified = receiver.verified(secret)
     assert [e["type"] for e in verified] == ["customer.updated", "customer.updated"]
     assert [e["aggregate"]["sequence"] for e in verified] == [2, 3]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_dead_endpoint_never_holds_up_the_live_ones(stack: LocalAws, api: ApiClient) -> None:
+    """300 events to three endpoints, one of them refusing every connection: the two live ones
+    get every event, in order per aggregate, while the dead one's deliveries retry. (The
+    1,000-event run is in `make bench`: on the emulator it takes minutes, docs/webhooks.md.)"""
+    customers, updates = 3, 99
+    # The dead endpoint's retries wait as in AWS (5 s, 30 s, ...), not at once: what is
+    # measured is that the live endpoints do not wait for it.
+    dispatcher = container().webhook_dispatcher
+    dispatcher.backoff_scale = 1.0
+    with WebhookReceiver() as first, WebhookReceiver() as second:
+        _, first_secret = register(api, first.url, ["customer.*"])
+        dead, _ = register(api, f"http://127.0.0.1:{free_port()}/gone", ["customer.*"])
+        _, second_secret = register(api, second.url, ["customer.*"])
+        made = [customer_with_updates(api, updates) for _ in range(customers)]
+        total = customers * (updates + 1)
+        first.wait_for(total, timeout=300)
+        second.wait_for(total, timeout=120)
+        for receiver, secret in ((first, first_secret), (second, second_secret)):
+            events = receiver.verified(secret)
+            assert len({e["id"] for e in events}) == total
+            sequences = by_aggregate(events)
+            assert sorted(sequences) == sorted(made)
+            assert all(seq == list(range(1, updates + 2)) for seq in sequences.values())
+    log = api.get(f"/v1/webhook-endpoints/{dead}/deliveries", query={"limit": "100"}).data
+    assert log
+    assert {d["status"] for d in log} == {"pending"}
+    assert all(a["error"] == "connection_refused" for d in log for a in d["attempts"])
+    endpoint = api.get(f"/v1/webhook-endpoints/{dead}").data
+    assert endpoint["failing_since"] is not None
+    assert endpoint["status"] == "enabled"
+    dispatcher.backoff_scale = 0.0
+
+
+def test_during_a_rotation_both_secrets_sign(stack: LocalAws, api: ApiClient) -> None:
+    with WebhookReceiver() as receiver:
+        endpoint, old = register(api, receiver.url, ["customer.created"])
+        rotated = api.post(
+            f"/v1/webhook-endpoints/{endpoint}/rotate-secret", {"expire_previous_in_seconds": 3600}
+        )
+        assert rotated.status == 200, rotated.body
+        new = str(rotated.data["secret"])
+        customer_with_updates(api, 0)
+        receiver.wait_for(1, timeout=30)
+        # Receivers holding either secret accept the delivery: two v1 signatures.
+        assert receiver.verified(old) == receiver.verified(new)
+        assert len(str(receiver.requests[0].header("webhook-signature")).split(" ")) == 2
+
+
+def test_three_days_of_failures_end_the_delivery_and_disable_the_endpoint(
+    stack: LocalAws, api: ApiClient
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from billow.domain.tenancy import Scope
+
+    dispatcher = container().webhook_dispatcher
+    dispatcher.backoff_scale = 1.0
+    try:
+        endpoint, _ = register(api, f"http://127.0.0.1:{free_port()}/gone", ["customer.created"])
+        customer_with_updates(api, 0)
+        deadline = time.monotonic() + 30
+        log: list[dict[str, Any]] = []
+        while not log or not log[0]["attempts"]:
+            assert time.monotonic() < deadline, log
+            time.sleep(0.2)
+            log = api.get(f"/v1/webhook-endpoints/{endpoint}/deliveries").data
+        assert api.get(f"/v1/webhook-endpoints/{endpoint}").data["failing_since"] is not None
+        # Three days and a second later, the next attempt is the last.
+        later = datetime.now(UTC) + timedelta(days=3, seconds=1)
+        original_clock = dispatcher.clock
+        dispatcher.clock = type("Later", (), {"now": staticmethod(lambda: later)})()
+        try:
+            assert api.api_key is not None
+            scope: Scope = container().tenancy.authenticate(api.api_key).scope
+            outcome = dispatcher.dispatch(scope, log[0]["id"])
+        finally:
+            dispatcher.clock = original_clock
+        assert outcome.outcome == "failed"
+        delivery = api.get(f"/v1/webhook-deliveries/{log[0]['id']}").data
+        assert (delivery["status"], delivery["outcome_reason"]) == ("failed", "retries_exhausted")
+        disabled = api.get(f"/v1/webhook-endpoints/{endpoint}").data
+        assert (disabled["status"], disabled["disabled_reason"]) == ("disabled", "failing")
+        events = api.get("/v1/events", query={"type": "webhook_endpoint.disabled"}).data
+        assert [e["data"]["object"]["id"] for e in events] == [endpoint]
+        # Sent again by hand: a new window, the same event.
+        retried = api.post(f"/v1/webhook-deliveries/{log[0]['id']}/retry")
+        assert (retried.status, retried.data["status"]) == (200, "pending")
+    finally:
+        dispatcher.backoff_scale = 0.0
+
+
+def test_an_event_of_the_log_can_be_sent_again(stack: LocalAws, api: ApiClient) -> None:
+    with WebhookReceiver() as receiver:
+        _, secret = register(api, receiver.url, ["customer.created"])
+        customer = customer_with_updates(api, 0)
+        receiver.wait_for(1, timeout=30)
+        [event] = api.get("/v1/events", query={"aggregate_id": customer, "type": "customer.created"}).data
+        assert api.get(f"/v1/events/{event['id']}").data == event
+        resent = api.post(f"/v1/events/{event['id']}/resend", None)
+        assert resent.status == 200, resent.body
+        assert [d["event_id"] for d in resent.data] == [event["id"]]
+        receiver.wait_for(2, timeout=30)
+        assert [r.header("webhook-id") for r in receiver.requests] == [event["id"], event["id"]]
+        assert [e["id"] for e in receiver.verified(secret)] == [event["id"], event["id"]]
+    assert api.post(f"/v1/events/{'0' * 36}/resend", None).status == 404
+    assert api.get(f"/v1/events/{'0' * 36}").status == 404

@@ -13,7 +13,7 @@ Public API::
 
     QueuePoller(mappings: Sequence[QueueMapping], *, endpoint_url: str, region: str,
                 poll_seconds: float = 0.1, invoke = lambda_hook.invoke)
-    start() -> None; stop(timeout: float = 5.0) -> None
+    start() -> None; stop(timeout: float = 5.0) -> None   # a polling thread per queue
     poll_once() -> int            # one pass over every queue; the number of messages handled
     idle() -> bool                # True when the last pass found nothing anywhere
 """
@@ -78,29 +78,34 @@ class QueuePoller:
             aws_secret_access_key="local",
         )
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._idle = True
 
     def start(self) -> None:
-        if self._thread is not None or not self.mappings:
+        """One thread per queue, as Lambda polls each event source on its own."""
+        if self._threads:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="billow-queue-poller", daemon=True)
-        self._thread.start()
+        for mapping in self.mappings:
+            thread = threading.Thread(
+                target=self._run, args=(mapping,), name=f"billow-poller-{mapping.function_name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def idle(self) -> bool:
         return self._idle
 
-    def _run(self) -> None:
+    def _run(self, mapping: QueueMapping) -> None:
         while not self._stop.is_set():
             try:
-                handled = self.poll_once()
+                handled = self._poll(mapping)
             except Exception:
                 logger.exception("polling the local queues failed")
                 handled = 0

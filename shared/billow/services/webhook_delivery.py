@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from billow.domain.errors import ConcurrentModification, InvalidStateTransition, NotFound
+from billow.domain.errors import ConcurrentModification, InvalidStateTransition, NotFound, validation_failed
 from billow.domain.subscription import parse_time
 from billow.domain.tenancy import Scope
 from billow.domain.webhook_delivery import HOLD, DeliveryAttempt, WebhookDelivery
@@ -94,6 +94,33 @@ class WebhookFanout:
             return made
         raise ConcurrentModification(detail="the fan-out cursor keeps moving")
 
+    def resend(self, scope: Scope, event_id: str, endpoint_id: str | None = None) -> list[WebhookDelivery]:
+        """``POST /v1/events/{id}/resend``: deliver a logged event again to the endpoints that
+        want it now (or to one named endpoint), with its own id as ``webhook-id``. A delivery
+        still on its way is left alone; a finished one starts again; an endpoint created since
+        gets a first delivery."""
+        envelope = self.deliveries.event_envelope(scope, event_id)
+        if envelope is None:
+            raise NotFound(detail=f"no event with id {event_id} (events are kept 30 days)")
+        endpoints = self.endpoints.matching(scope, str(envelope["type"]))
+        if endpoint_id is not None:
+            endpoints = [e for e in endpoints if e.id == endpoint_id]
+            if not endpoints:
+                raise validation_failed(
+                    "/endpoint_id", "names no enabled endpoint of this mode that listens to the event's type"
+                )
+        now = rfc3339(self.clock.now())
+        sent: list[WebhookDelivery] = []
+        for endpoint in endpoints:
+            delivery = self.deliveries.create(scope, self._delivery(scope, endpoint.id, envelope, now))
+            if delivery.status != "pending":
+                after = delivery.retried(now)
+                self.deliveries.save(scope, delivery, after)
+                delivery = after
+            self.queue.enqueue(scope, delivery)
+            sent.append(delivery)
+        return sent
+
     def _delivery(
         self, scope: Scope, endpoint_id: str, detail: Mapping[str, Any], now: str
     ) -> WebhookDelivery:
@@ -151,7 +178,8 @@ class WebhookDispatcher:
         after = delivery.attempted(attempt, now, backoff_scale=self.backoff_scale)
         self._save(scope, delivery, after)
         if after.status == "delivered":
-            self.endpoints.record_success(scope, endpoint.id, now)
+            if endpoint.failing_since is not None:
+                self.endpoints.record_success(scope, endpoint.id, now)
             return Dispatched("delivered")
         reason = result.error or f"HTTP {result.status_code}"
         self.endpoints.record_failure(scope, endpoint.id, now, reason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets as random_source
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -76,6 +76,7 @@ class WebhookEndpointService:
     new_id: IdGenerator
     # Where signing keys come from (tests may make them predictable).
     random_bytes: Callable[[int], bytes] = random_source.token_bytes
+    _secret_cache: dict[tuple[Scope, str, str], str] = field(default_factory=dict, repr=False)
 
     def _event(self, scope: Scope, type_: str, endpoint: WebhookEndpoint, **extra: Any) -> EventEnvelope:
         data = {**webhook_endpoint_to_dict(endpoint), **extra}
@@ -192,10 +193,17 @@ class WebhookEndpointService:
     def signing_secrets(self, scope: Scope, endpoint: WebhookEndpoint, now: str) -> Secrets:
         """The opened secrets a delivery at ``now`` is signed with: the current one first, then
         the previous ones still in their grace period. Never for the API or a log."""
-        return [
-            self.vault.open(scope, _vault_id(endpoint.id), secret.sealed)["secret"]
-            for secret in endpoint.signing(now)
-        ]
+        return [self._opened(scope, endpoint.id, secret.sealed) for secret in endpoint.signing(now)]
+
+    def _opened(self, scope: Scope, endpoint_id: str, sealed: str) -> str:
+        # A sealed secret never changes (rotation seals a new one): opening it once per
+        # container spares a KMS call per delivery.
+        key = (scope, endpoint_id, sealed)
+        if key not in self._secret_cache:
+            if len(self._secret_cache) >= 512:
+                self._secret_cache.clear()
+            self._secret_cache[key] = self.vault.open(scope, _vault_id(endpoint_id), sealed)["secret"]
+        return self._secret_cache[key]
 
     def _all(self, scope: Scope, status: str | None) -> Iterator[WebhookEndpoint]:
         page = Page(limit=100)

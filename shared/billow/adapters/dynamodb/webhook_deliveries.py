@@ -117,6 +117,14 @@ class DynamoWebhookDeliveryRepository:
 
     # --- the events deliveries carry ----------------------------------------------------------
 
+    def event_envelope(self, scope: Scope, event_id: str) -> dict[str, Any] | None:
+        """The event's envelope as the log keeps it (None when unknown or expired)."""
+        item = self.table.get(f"{scope.key_prefix}#EVENT#{event_id}", "EVENT")
+        if item is None:
+            return None
+        envelope: dict[str, Any] = json.loads(json.dumps(item["envelope"], default=plain_json))
+        return envelope
+
     def event_body(self, scope: Scope, event_id: str) -> bytes | None:
         """The event's envelope as the JSON bytes a webhook carries (the same bytes on every
         attempt), or None once the event has expired from the log."""
