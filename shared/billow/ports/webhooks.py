@@ -3,7 +3,7 @@ the HTTP sender that calls a tenant's endpoint (adapters/webhooks/)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -16,6 +16,10 @@ class DeliveryQueue(Protocol):
     def enqueue(self, scope: Scope, delivery: WebhookDelivery) -> None:
         """Queue the delivery behind the earlier ones of its group (endpoint and aggregate).
         Enqueuing the same delivery in the same state twice queues it once."""
+        ...
+
+    def enqueue_all(self, scope: Scope, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Queue several deliveries (of one event: each in its own group)."""
         ...
 
 

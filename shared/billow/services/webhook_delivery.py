@@ -21,7 +21,7 @@ fan-out function) → SQS FIFO deliveries queue, message group = endpoint and ag
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,7 +62,7 @@ class WebhookFanout:
     clock: Clock
     new_id: IdGenerator
 
-    def fan_out(self, detail: Mapping[str, Any]) -> list[WebhookDelivery]:
+    def fan_out(self, detail: Mapping[str, Any]) -> Sequence[WebhookDelivery]:
         """Hand one event (the bus's detail: the envelope and its tenant) to the endpoints that
         want it. Raises EventTooEarly while an earlier event of its aggregate is still due."""
         scope = Scope(str(detail["tenant_id"]), bool(detail["livemode"]))
@@ -78,13 +78,15 @@ class WebhookFanout:
             verdict = cursor.decide(sequence)
             if verdict == "early" and parse_time(now) - parse_time(str(detail["created_at"])) < HOLD:
                 raise EventTooEarly(f"{kind} {aggregate_id} #{sequence} waits for #{cursor.last + 1}")
-            made = [
-                self.deliveries.create(scope, self._delivery(scope, endpoint.id, detail, now))
-                for endpoint in self.endpoints.matching(scope, str(detail["type"]))
-            ]
-            for delivery in made:
-                if delivery.status == "pending":
-                    self.queue.enqueue(scope, delivery)
+            made = self.deliveries.create_all(
+                scope,
+                [
+                    self._delivery(scope, endpoint.id, detail, now)
+                    for endpoint in self.endpoints.matching(scope, str(detail["type"]))
+                ],
+            )
+            # Queued before the cursor moves, so the next event's deliveries queue behind these.
+            self.queue.enqueue_all(scope, [d for d in made if d.status == "pending"])
             if verdict == "duplicate":
                 return made
             try:
