@@ -36,6 +36,8 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.background_http import serve_in_background, shut_down
+
 API_VERSION = "2015-07-06"
 # Local test credentials, nothing real.
 ACCESS_TOKEN = "sandbox_local-gocardless-token"
@@ -165,10 +167,7 @@ class GoCardlessServer:
 
     def __enter__(self) -> GoCardlessServer:
         self._httpd = _HttpServer(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd, poll_interval=0.01)
         return self
 
     def __exit__(
@@ -178,11 +177,7 @@ class GoCardlessServer:
         tb: TracebackType | None,
     ) -> None:
         self._closing.set()  # wakes up delayed answers
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut_down(self._httpd, self._thread)
 
     @property
     def url(self) -> str:

@@ -76,6 +76,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.support.background_http import serve_in_background, shut_down
+
 Json = dict[str, Any]
 
 # The API version of the pinned SDK (stripe 16.1.0): what its requests ask for.
@@ -346,18 +348,11 @@ class StripeServer:
 
     def start(self) -> StripeServer:
         self._httpd = _HTTPServer(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd)
         return self
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        shut_down(self._httpd, self._thread)
         self._httpd = self._thread = None
 
     def __enter__(self) -> StripeServer:

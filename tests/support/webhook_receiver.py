@@ -35,6 +35,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from tests.support.background_http import serve_in_background, shut_down
+
 DEFAULT_BODY = b'{"received":true}'
 _STREAM_CHUNK = 65_536
 
@@ -182,19 +184,12 @@ class WebhookReceiver:
     def start(self) -> WebhookReceiver:
         self._stopping.clear()
         self._httpd = _HTTPServer(self, self._ssl_context)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd)
         return self
 
     def stop(self) -> None:
         self._stopping.set()  # wakes handlers sleeping on a delay
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        shut_down(self._httpd, self._thread)
         self._httpd = self._thread = None
 
     def __enter__(self) -> WebhookReceiver:
