@@ -447,7 +447,7 @@ def test_the_discovery_finds_the_known_shapes(emitted: Discovery) -> None:
     for kind in (
         "customer.created",  # self._event(scope, "…", …)
         "customer.updated",  # a parameter's default (_change(..., event_type="customer.updated"))
-        "payment.created",  # the default of a map's .get()
+        "refund.updated",  # the default of a map's .get()
         "refund.failed",  # a value of a map
         "subscription.renewed",  # StepOutcome's field, through _open_period and _with_invoice
         "test_clock.advancing",  # a nested function's parameter

@@ -275,13 +275,6 @@ CATALOG: tuple[EventType, ...] = (
         "the invoice",
     ),
     EventType(
-        "payment.created",
-        "payment",
-        "a charge the gateway left `pending` got the gateway's reference (the attempt itself is written "
-        "with the invoice's `invoice.updated`, without a payment event)",
-        "the payment, `pending`, with `gateway_reference`",
-    ),
-    EventType(
         "payment.processing",
         "payment",
         "the gateway took the charge and will settle it later (a bank debit)",
@@ -320,7 +313,8 @@ CATALOG: tuple[EventType, ...] = (
     EventType(
         "payment.updated",
         "payment",
-        "a refused refund gave its amount back",
+        "a refused refund gave its amount back, or a charge still `pending` learnt the gateway's "
+        "reference (the attempt itself is written with the invoice's `invoice.updated`)",
         "the payment",
     ),
     EventType(

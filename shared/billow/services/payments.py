@@ -557,7 +557,7 @@ class PaymentService:
             "requires_action": "payment.requires_action",
             "charged_back": "payment.charged_back",
             "processing": "payment.processing",
-        }.get(payment.status, "payment.created")
+        }.get(payment.status, "payment.updated")
         return change_event(scope, kind, "payment", payment_to_dict(payment), new_id=self.new_id)
 
     def invoice_event(self, scope: Scope, type_: str, invoice: Invoice) -> EventEnvelope:
