@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billow.adapters.aws import sqs_client
 from billow.api.container import container
-from billow.services.webhook_delivery import EventTooEarly
 from billow.settings import get_settings
 
 logger = Logger(service="billow")
@@ -23,19 +22,17 @@ HOLD_BACK_SECONDS = 5
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    fanout = container().webhook_fanout
+    records = list(event.get("Records") or ())
+    details = [
+        (json.loads(r["body"]) if isinstance(r["body"], str) else r["body"])["detail"] for r in records
+    ]
     failures = []
-    for record in event.get("Records") or ():
-        body = record["body"]
-        message = json.loads(body) if isinstance(body, str) else body
-        try:
-            fanout.fan_out(message["detail"])
-        except EventTooEarly as early:
-            logger.info("event held back", extra={"reason": str(early)})
-            failures.append({"itemIdentifier": record["messageId"]})
-            sqs_client().change_message_visibility(
-                QueueUrl=get_settings().webhook_events_queue_url,
-                ReceiptHandle=record["receiptHandle"],
-                VisibilityTimeout=HOLD_BACK_SECONDS,
-            )
+    for index in container().webhook_fanout.fan_out_batch(details):
+        record = records[index]
+        failures.append({"itemIdentifier": record["messageId"]})
+        sqs_client().change_message_visibility(
+            QueueUrl=get_settings().webhook_events_queue_url,
+            ReceiptHandle=record["receiptHandle"],
+            VisibilityTimeout=HOLD_BACK_SECONDS,
+        )
     return {"batchItemFailures": failures}

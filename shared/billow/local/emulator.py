@@ -89,6 +89,62 @@ def _remember_moto_services() -> None:
     backends.list_of_moto_modules = list_of_moto_modules
 
 
+_SQS_COUNTS = frozenset(
+    {
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    }
+)
+_counting = threading.local()
+
+
+def _cheap_sqs_attributes() -> None:
+    """moto's ``Queue.attributes`` counts the queue's messages (three passes, each message's
+    visibility worked out from the clock) every time it is read, and ``SendMessage`` reads it
+    for one flag: each send costs as much as the queue is long, and a queue holding many
+    waiting messages (a dead webhook endpoint's) slows every other send quadratically. The
+    counts are computed only where they are asked for (``GetQueueAttributes``)."""
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models as sqs_models
+
+    queue_type = sqs_models.Queue
+    original: Any = queue_type.__dict__["attributes"]  # the property object itself
+    if getattr(original.fget, "billow_cheap", False):
+        return
+
+    def attributes(queue: Any) -> dict[str, Any]:
+        if getattr(_counting, "on", False):
+            return dict(original.fget(queue))
+        names = list(queue.BASE_ATTRIBUTES)
+        names += list(queue.FIFO_ATTRIBUTES) if queue.fifo_queue else []
+        names += list(queue.KMS_ATTRIBUTES) if queue.kms_master_key_id else []
+        result: dict[str, Any] = {}
+        for name in names:
+            if name not in _SQS_COUNTS:
+                value = getattr(queue, camelcase_to_underscores(name))
+                result[name] = str(value).lower() if isinstance(value, bool) else value
+        if queue.policy:
+            result["Policy"] = queue.policy
+        if queue.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+        return result
+
+    attributes.billow_cheap = True  # type: ignore[attr-defined]
+    queue_type.attributes = property(attributes)  # type: ignore[assignment, method-assign]
+    backend_type = sqs_models.SQSBackend
+    original_get = backend_type.get_queue_attributes
+
+    def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _counting.on = True
+        try:
+            return original_get(self, *args, **kwargs)
+        finally:
+            _counting.on = False
+
+    backend_type.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+
 def _fix_start_execution_parameters() -> None:
     """moto's Step Functions interpreter passes a ``states:startExecution`` task's parameters
     to boto3 as written in ASL (``StateMachineArn``, ``Name``, ``Input``), where boto3 wants
@@ -179,6 +235,7 @@ class Emulator:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         _remember_moto_services()
         _fix_start_execution_parameters()
+        _cheap_sqs_attributes()
         server = ThreadedMotoServer(ip_address=self.host, port=self._port, verbose=False)
         server.start()
         self._server = server

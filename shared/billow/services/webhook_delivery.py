@@ -62,7 +62,40 @@ class WebhookFanout:
     clock: Clock
     new_id: IdGenerator
 
-    def fan_out(self, detail: Mapping[str, Any]) -> Sequence[WebhookDelivery]:
+    def fan_out_batch(self, details: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Fan out a batch of events; the positions of those that must come back later.
+
+        The batch is taken in sequence order per aggregate, so events that reached the queue
+        out of order but arrive together need no second round; and the endpoints that want a
+        type are looked up once per batch (an endpoint created during the batch sees the
+        events committed after it, as it would a moment later)."""
+        wanted: dict[tuple[Scope, str], list[Any]] = {}
+        order = sorted(
+            range(len(details)),
+            key=lambda i: (
+                str(details[i]["tenant_id"]),
+                str(details[i]["aggregate"]["type"]),
+                str(details[i]["aggregate"]["id"]),
+                int(details[i]["aggregate"]["sequence"]),
+            ),
+        )
+        early: list[int] = []
+        for index in order:
+            detail = details[index]
+            scope = Scope(str(detail["tenant_id"]), bool(detail["livemode"]))
+            key = (scope, str(detail["type"]))
+            if key not in wanted:
+                wanted[key] = self.endpoints.matching(scope, key[1])
+            try:
+                self.fan_out(detail, endpoints=wanted[key])
+            except EventTooEarly as too_early:
+                logger.info("event held back", extra={"reason": str(too_early)})
+                early.append(index)
+        return sorted(early)
+
+    def fan_out(
+        self, detail: Mapping[str, Any], *, endpoints: Sequence[Any] | None = None
+    ) -> Sequence[WebhookDelivery]:
         """Hand one event (the bus's detail: the envelope and its tenant) to the endpoints that
         want it. Raises EventTooEarly while an earlier event of its aggregate is still due."""
         scope = Scope(str(detail["tenant_id"]), bool(detail["livemode"]))
@@ -78,12 +111,10 @@ class WebhookFanout:
             verdict = cursor.decide(sequence)
             if verdict == "early" and parse_time(now) - parse_time(str(detail["created_at"])) < HOLD:
                 raise EventTooEarly(f"{kind} {aggregate_id} #{sequence} waits for #{cursor.last + 1}")
+            if endpoints is None:
+                endpoints = self.endpoints.matching(scope, str(detail["type"]))
             made = self.deliveries.create_all(
-                scope,
-                [
-                    self._delivery(scope, endpoint.id, detail, now)
-                    for endpoint in self.endpoints.matching(scope, str(detail["type"]))
-                ],
+                scope, [self._delivery(scope, endpoint.id, detail, now) for endpoint in endpoints]
             )
             # Queued before the cursor moves, so the next event's deliveries queue behind these.
             self.queue.enqueue_all(scope, [d for d in made if d.status == "pending"])
