@@ -482,3 +482,20 @@ def test_pages_newest_first(api: ApiClient) -> None:
     assert [e["id"] for e in first.data] == ids[:0:-1]
     cursor = first.json()["pagination"]["next_cursor"]
     assert [e["id"] for e in api.get(PATH, query={"limit": "2", "cursor": cursor}).data] == ids[:1]
+
+
+def test_a_mode_takes_at_most_sixteen_enabled_endpoints(api: ApiClient) -> None:
+    from billow.services.webhook_endpoints import MAX_ENABLED_ENDPOINTS
+
+    body = {"url": "https://hooks.example.com/billow", "event_types": ["*"]}
+    made = [api.post("/v1/webhook-endpoints", body) for _ in range(MAX_ENABLED_ENDPOINTS)]
+    assert {r.status for r in made} == {201}
+    refused = api.post("/v1/webhook-endpoints", body)
+    assert refused.status == 409, refused.body
+    assert refused.json()["code"] == "conflict"
+    # Disabling one makes room; enabling it again while full is refused the same way.
+    first = made[0].data["id"]
+    assert api.patch(f"/v1/webhook-endpoints/{first}", {"status": "disabled"}).status == 200
+    assert api.post("/v1/webhook-endpoints", body).status == 201
+    again = api.patch(f"/v1/webhook-endpoints/{first}", {"status": "enabled"})
+    assert again.status == 409, again.body

@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from billow.domain.errors import NotFound
+from billow.domain.errors import Conflict, NotFound
 from billow.domain.events import EventEnvelope
 from billow.domain.metadata import merge_metadata
 from billow.domain.tenancy import Scope
@@ -68,6 +68,10 @@ def _vault_id(endpoint_id: str) -> str:
     return f"webhook_endpoint:{endpoint_id}"
 
 
+# Enabled endpoints per tenant and mode.
+MAX_ENABLED_ENDPOINTS = 16
+
+
 @dataclass
 class WebhookEndpointService:
     endpoints: WebhookEndpointRepository
@@ -90,6 +94,7 @@ class WebhookEndpointService:
     def create(self, scope: Scope, raw: Mapping[str, Any]) -> IssuedSecret:
         check_endpoint_url(raw["url"], scope.livemode)
         check_event_types(raw["event_types"])
+        self._room_for_one_more(scope)
         now = rfc3339(self.clock.now())
         endpoint_id = self.new_id()
         secret, sealed = self._new_secret(scope, endpoint_id, now)
@@ -106,6 +111,16 @@ class WebhookEndpointService:
         )
         self.endpoints.save(scope, None, endpoint, [self._event(scope, "webhook_endpoint.created", endpoint)])
         return IssuedSecret(endpoint, secret)
+
+    def _room_for_one_more(self, scope: Scope) -> None:
+        """At most MAX_ENABLED_ENDPOINTS enabled per mode (as Stripe): each event is written to
+        every one of them in one transaction, and a tenant needing more fans out itself."""
+        enabled = sum(1 for _ in self._all(scope, "enabled"))
+        if enabled >= MAX_ENABLED_ENDPOINTS:
+            raise Conflict(
+                detail=f"a mode takes at most {MAX_ENABLED_ENDPOINTS} enabled webhook endpoints; "
+                "disable one first"
+            )
 
     def get(self, scope: Scope, endpoint_id: str) -> WebhookEndpoint:
         endpoint = self.endpoints.get(scope, endpoint_id)
@@ -148,6 +163,8 @@ class WebhookEndpointService:
         if "event_types" in raw:
             check_event_types(raw["event_types"])
             changes["event_types"] = tuple(raw["event_types"])
+        if raw.get("status") == "enabled" and self.get(scope, endpoint_id).status != "enabled":
+            self._room_for_one_more(scope)
         now = rfc3339(self.clock.now())
 
         def decide(before: WebhookEndpoint) -> WebhookEndpoint | None:
