@@ -170,6 +170,10 @@ class WebhookReceiver:
     ) -> None:
         self._condition = threading.Condition()
         self._requests: list[ReceivedRequest] = []
+        # With a secret set, each request is verified as it arrives (as a real receiver does),
+        # so a long run is not failed by the 5-minute timestamp tolerance at the end.
+        self.secret: str | None = None
+        self._verified_on_arrival: dict[int, dict[str, Any] | Exception] = {}
         self._script: list[Behaviour] = []
         self._default = Behaviour(status=status, delay_seconds=delay_seconds)
         self._stopping = threading.Event()
@@ -246,7 +250,15 @@ class WebhookReceiver:
             self._script.extend(behaviours)
 
     def _record(self, request: ReceivedRequest) -> Behaviour:
+        checked: dict[str, Any] | Exception | None = None
+        if self.secret is not None:
+            try:
+                checked = Webhook(self.secret).verify(request.body, dict(request.headers))
+            except Exception as failure:  # noqa: BLE001 - kept, raised by verified()
+                checked = failure
         with self._condition:
+            if checked is not None:
+                self._verified_on_arrival[id(request)] = checked
             self._requests.append(request)
             self._condition.notify_all()
             return self._script.pop(0) if self._script else self._default
@@ -272,7 +284,16 @@ class WebhookReceiver:
 
     def verified(self, secret: str) -> list[dict[str, Any]]:
         """Every recorded request checked as a Standard Webhooks receiver does (signature and a
-        timestamp within 5 minutes) and its JSON body parsed; raises
+        timestamp within 5 minutes: on arrival when ``secret`` was set before, else now) and
+        its JSON body parsed; raises
         ``standardwebhooks.WebhookVerificationError`` on the first that fails."""
         webhook = Webhook(secret)
-        return [webhook.verify(request.body, dict(request.headers)) for request in self.requests]
+        results = []
+        for request in self.requests:
+            checked = self._verified_on_arrival.get(id(request)) if secret == self.secret else None
+            if isinstance(checked, Exception):
+                raise checked
+            results.append(
+                checked if checked is not None else webhook.verify(request.body, dict(request.headers))
+            )
+        return results

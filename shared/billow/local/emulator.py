@@ -104,7 +104,7 @@ def _cheap_sqs_attributes() -> None:
     visibility worked out from the clock) every time it is read, and ``SendMessage`` reads it
     for one flag: each send costs as much as the queue is long, and a queue holding many
     waiting messages (a dead webhook endpoint's) slows every other send quadratically. The
-    counts are computed only where they are asked for (``GetQueueAttributes``)."""
+    counts are computed only where they are asked for (``GetQueueAttributes`` naming them)."""
     from moto.core.utils import camelcase_to_underscores
     from moto.sqs import models as sqs_models
 
@@ -135,10 +135,12 @@ def _cheap_sqs_attributes() -> None:
     backend_type = sqs_models.SQSBackend
     original_get = backend_type.get_queue_attributes
 
-    def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _counting.on = True
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        # moto itself asks for MessageRetentionPeriod once per message it receives: only a
+        # client asking for the counts (or All) pays for them.
+        _counting.on = "All" in attribute_names or bool(_SQS_COUNTS & set(attribute_names))
         try:
-            return original_get(self, *args, **kwargs)
+            return original_get(self, queue_name, attribute_names)
         finally:
             _counting.on = False
 
