@@ -26,8 +26,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for record in event.get("Records") or ():
         group = str((record.get("attributes") or {}).get("MessageGroupId") or "")
         if group and group in held:
-            # An earlier delivery of this group waits for its retry: this one waits behind it.
+            # An earlier delivery of this group waits for its retry: this one goes back behind
+            # it at once. Left to the queue's visibility timeout (minutes), it would hold the
+            # whole group that long, whatever the retry's own wait.
             failures.append({"itemIdentifier": record["messageId"]})
+            _visible_in(record, 0)
             continue
         body = record["body"]
         message = json.loads(body) if isinstance(body, str) else body
@@ -36,9 +39,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if outcome.outcome == "retry":
             held.add(group)
             failures.append({"itemIdentifier": record["messageId"]})
-            sqs_client().change_message_visibility(
-                QueueUrl=get_settings().webhook_deliveries_queue_url,
-                ReceiptHandle=record["receiptHandle"],
-                VisibilityTimeout=min(int(outcome.retry_in_seconds or 0), 43_200),
-            )
+            _visible_in(record, min(int(outcome.retry_in_seconds or 0), 43_200))
     return {"batchItemFailures": failures}
+
+
+def _visible_in(record: dict[str, Any], seconds: int) -> None:
+    sqs_client().change_message_visibility(
+        QueueUrl=get_settings().webhook_deliveries_queue_url,
+        ReceiptHandle=record["receiptHandle"],
+        VisibilityTimeout=seconds,
+    )
