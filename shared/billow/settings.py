@@ -41,6 +41,14 @@ class Settings:
     webhook_backoff_scale: float
     stripe_api_base: str
     gocardless_api_base: str
+    # The documents function the API asks for PDFs and e-invoices; empty: render in this
+    # process (tests and the local stack).
+    documents_function: str
+    # Public sources of reference data (docs/fx.md); tests point them at local servers.
+    # The ECB's euro reference rates, the Commission's TEDB (VAT rates) and VIES (VAT numbers).
+    ecb_base_url: str
+    tedb_base_url: str
+    vies_base_url: str
 
 
 def _env(name: str, default: str) -> str:
@@ -73,6 +81,10 @@ def get_settings() -> Settings:
         webhook_backoff_scale=float(_env("BILLOW_WEBHOOK_BACKOFF_SCALE", "1")),
         stripe_api_base=_env("BILLOW_STRIPE_API_BASE", ""),
         gocardless_api_base=_env("BILLOW_GOCARDLESS_API_BASE", ""),
+        documents_function=_env("BILLOW_DOCUMENTS_FUNCTION", ""),
+        ecb_base_url=_env("BILLOW_ECB_BASE_URL", "https://www.ecb.europa.eu/stats/eurofxref"),
+        tedb_base_url=_env("BILLOW_TEDB_BASE_URL", "https://ec.europa.eu/taxation_customs/tedb/ws"),
+        vies_base_url=_env("BILLOW_VIES_BASE_URL", "https://ec.europa.eu/taxation_customs/vies/rest-api"),
     )
 
 

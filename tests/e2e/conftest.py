@@ -202,10 +202,41 @@ def providers() -> Iterator[Providers]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, providers: Providers) -> Iterator[RunningStack]:
+def reference_sources() -> Iterator[dict[str, str]]:
+    """A local ECB and TEDB: the stack's ticker fires the FX and VAT rate refreshes from the
+    start, and a test run must never reach the real services."""
+    from billow.adapters.vat.bundled_rates import load_bundled_eu_vat_rates
+    from tests.support.ecb_server import EcbServer
+    from tests.support.tedb_server import TedbServer
+    from tests.support.vies_server import ViesServer
+
+    with (
+        EcbServer() as ecb,
+        TedbServer(load_bundled_eu_vat_rates()) as tedb,
+        ViesServer(REGISTERED_VAT_IDS) as vies,
+    ):
+        yield {
+            "BILLOW_ECB_BASE_URL": ecb.url,
+            "BILLOW_TEDB_BASE_URL": tedb.url,
+            "BILLOW_VIES_BASE_URL": vies.url,
+        }
+
+
+# The EU VAT IDs the local VIES knows (the e2e tests' seller and its French business customer).
+REGISTERED_VAT_IDS = {
+    "DE136695976": ("Wolkig Software GmbH", "Berlin"),
+    "FR40303265045": ("Nuage SAS", "Paris"),
+}
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, providers: Providers, reference_sources: dict[str, str]
+) -> Iterator[RunningStack]:
     extra = {
         "BILLOW_STRIPE_API_BASE": providers.stripe.url,
         "BILLOW_GOCARDLESS_API_BASE": providers.gocardless.url,
+        **reference_sources,
     }
     running = start_stack(tmp_path_factory.mktemp("billow-state"), extra)
     yield running

@@ -26,7 +26,11 @@ ENV = {
     "BILLOW_TABLE": TABLE,
     "BILLOW_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     "BILLOW_EVENT_BUS": "billow-test",
+    "BILLOW_DOCUMENTS_BUCKET": "billow-test-documents",
     "BILLOW_CURSOR_SECRET": "test-cursor-secret",
+    # Never the real VIES: a closed local port answers "unavailable" at once; tests that
+    # need answers run tests/support/vies_server.py and point this at it.
+    "BILLOW_VIES_BASE_URL": "http://127.0.0.1:9",
     "POWERTOOLS_METRICS_NAMESPACE": "Billow",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -85,6 +89,10 @@ def local_aws(monkeypatch: Any) -> Iterator[None]:
     serialise_moto_dynamodb()
     with mock_aws():
         create_tables()
+        boto3.client("s3").create_bucket(
+            Bucket=ENV["BILLOW_DOCUMENTS_BUCKET"],
+            CreateBucketConfiguration={"LocationConstraint": ENV["AWS_DEFAULT_REGION"]},  # type: ignore[typeddict-item]
+        )
         create_credentials_key(monkeypatch)
         yield
     reset_process_state()

@@ -44,6 +44,19 @@ def sqs_client() -> Any:
     return boto3.client("sqs", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def s3_client() -> Any:
+    # SigV4 presigned URLs: the only kind S3 accepts in every region.
+    return boto3.client("s3", config=_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@lru_cache(maxsize=1)
+def lambda_client() -> Any:
+    # Rendering a 500-line PDF takes well under a second; the read timeout leaves room for a
+    # cold start of the documents function.
+    return boto3.client("lambda", config=_CONFIG.merge(Config(read_timeout=30, retries={"max_attempts": 2})))
+
+
 def reset_clients() -> None:
     """Forget the clients (tests and the local stack change endpoints)."""
     dynamodb_client.cache_clear()
@@ -51,3 +64,5 @@ def reset_clients() -> None:
     stepfunctions_client.cache_clear()
     kms_client.cache_clear()
     sqs_client.cache_clear()
+    s3_client.cache_clear()
+    lambda_client.cache_clear()

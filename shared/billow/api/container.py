@@ -7,6 +7,7 @@ Tests swap the whole container (``use_container``) to run the same routes on oth
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,20 +20,33 @@ from billow.ports.ids import IdGenerator
 from billow.settings import get_settings
 
 if TYPE_CHECKING:
+    from billow.adapters.documents.s3_store import S3DocumentStore
     from billow.adapters.dynamodb.credit_balances import DynamoCreditBalanceRepository
     from billow.adapters.dynamodb.event_log import DynamoEventLog
     from billow.adapters.dynamodb.invoices import DynamoInvoiceRepository
+    from billow.adapters.dynamodb.tax_profiles import DynamoTaxProfileRepository
+    from billow.adapters.dynamodb.tax_rules import DynamoTaxRuleRepository
     from billow.adapters.dynamodb.usage import DynamoUsageStore
     from billow.adapters.dynamodb.webhook_deliveries import DynamoWebhookDeliveryRepository
     from billow.adapters.webhooks.sqs_queue import SqsDeliveryQueue
-    from billow.domain.tenancy import Scope
+    from billow.domain.eu_vat import EuVatRates
+    from billow.domain.tenancy import InvoiceSettings, Scope
     from billow.ports.billing_cycle import BillingCycleRunner
+    from billow.ports.documents import DocumentRendering
     from billow.services.billing_cycle import BillingCycleService
     from billow.services.credit_notes import CreditNoteService
     from billow.services.custom_fields import CustomFieldService
     from billow.services.customers import CustomerService
+    from billow.services.documents import (
+        DocumentAssembler,
+        DocumentLinkService,
+        DocumentRenderingService,
+        DocumentSettings,
+    )
     from billow.services.dunning import DunningService
     from billow.services.dunning_policies import DunningPolicyService
+    from billow.services.eu_vat_rates import EuVatRateService, VatRatesSource
+    from billow.services.fx import FxService, RatesSource
     from billow.services.gateway_webhooks import GatewayWebhookService
     from billow.services.gateways import GatewayService
     from billow.services.invoices import InvoiceService
@@ -47,19 +61,47 @@ if TYPE_CHECKING:
     from billow.services.refunds import RefundService
     from billow.services.settings import SettingsService
     from billow.services.subscriptions import SubscriptionService
+    from billow.services.tax_calculation import TaxCalculation
+    from billow.services.tax_exports import TaxExportService
+    from billow.services.tax_profile import TaxProfileService
+    from billow.services.tax_rules import TaxRuleService
     from billow.services.tenancy import TenancyService
     from billow.services.test_clocks import TestClockService
     from billow.services.usage import UsageService
     from billow.services.usage_alerts import UsageAlertService
     from billow.services.usage_ingest import UsageIngestService
+    from billow.services.vat_ids import VatIdService
     from billow.services.webhook_delivery import WebhookDispatcher, WebhookFanout
     from billow.services.webhook_endpoints import WebhookEndpointService
+
+
+EU_VAT_TABLE_SECONDS = 300.0
+
+
+def document_settings_of(invoicing: InvoiceSettings) -> DocumentSettings:
+    """The tenant's document settings as the renderers take them (the logo decoded once)."""
+    import base64
+
+    from billow.domain.billing_document import Branding
+    from billow.services.documents import DocumentSettings
+
+    branding = invoicing.branding
+    return DocumentSettings(
+        branding=Branding(
+            primary_color=branding.primary_color,
+            accent_color=branding.accent_color,
+            footer_text=branding.footer_text,
+            logo_png=base64.b64decode(branding.logo_png) if branding.logo_png else None,
+        ),
+        embed_einvoice_in_pdf=invoicing.embed_einvoice_in_pdf,
+    )
 
 
 @dataclass
 class Container:
     clock: Clock
     new_id: IdGenerator
+    _eu_vat_cache: tuple[float, EuVatRates] | None = None
 
     @cached_property
     def table(self) -> DynamoTable:
@@ -78,6 +120,7 @@ class Container:
             self.clock,
             self.new_id,
             clocks=DynamoTestClockRepository(self.table),
+            vat_ids=self.vat_ids,
         )
 
     @cached_property
@@ -243,8 +286,8 @@ class Container:
         from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
         from billow.adapters.dynamodb.test_clocks import DynamoTestClockRepository
         from billow.adapters.payments import DeferredCollection
-        from billow.adapters.tax import ZeroRateTax
         from billow.services.invoices import InvoiceService
+        from billow.services.tax_currency import TaxCurrencyStatement
 
         return InvoiceService(
             invoices=self.invoices,
@@ -252,7 +295,9 @@ class Container:
             tenants=DynamoTenantRepository(self.table),
             balances=self.credit_balances,
             clocks=DynamoTestClockRepository(self.table),
-            tax=ZeroRateTax(),
+            tax=self.tax_calculation,
+            tax_currency=TaxCurrencyStatement(self.tax_profile_repository.get, self.fx),
+            fx=self.fx,
             collection=DeferredCollection(lambda: self.payments),
             clock=self.clock,
             new_id=self.new_id,
@@ -372,6 +417,181 @@ class Container:
             DynamoPlanRepository(self.table),
             self.clock,
             self.new_id,
+        )
+
+    @cached_property
+    def tax_rule_repository(self) -> DynamoTaxRuleRepository:
+        from billow.adapters.dynamodb.tax_rules import DynamoTaxRuleRepository
+
+        return DynamoTaxRuleRepository(self.table)
+
+    @cached_property
+    def tax_profile_repository(self) -> DynamoTaxProfileRepository:
+        from billow.adapters.dynamodb.tax_profiles import DynamoTaxProfileRepository
+
+        return DynamoTaxProfileRepository(self.table)
+
+    @cached_property
+    def tax_rules(self) -> TaxRuleService:
+        from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
+        from billow.services.tax_rules import TaxRuleService
+
+        return TaxRuleService(
+            self.tax_rule_repository, DynamoTenantRepository(self.table), self.clock, self.new_id
+        )
+
+    @cached_property
+    def tax_profiles(self) -> TaxProfileService:
+        from billow.services.tax_profile import TaxProfileService
+
+        return TaxProfileService(self.tax_profile_repository, self.clock, self.new_id)
+
+    @cached_property
+    def tax_exports(self) -> TaxExportService:
+        from billow.adapters.dynamodb.tenancy import DynamoTenantRepository
+        from billow.services.tax_exports import TaxExportService
+
+        return TaxExportService(self.invoices, DynamoTenantRepository(self.table))
+
+    @cached_property
+    def fx(self) -> FxService:
+        from billow.adapters.dynamodb.fx import (
+            DynamoFxOverrideRepository,
+            DynamoFxPolicyRepository,
+            DynamoReferenceRateStore,
+            DynamoRefreshLog,
+        )
+        from billow.services.fx import FxService
+
+        def ecb() -> RatesSource:
+            # lxml loads only when rates are fetched (the scheduled refresh), never for the API.
+            from billow.adapters.fx.ecb import EcbRatesSource
+
+            return EcbRatesSource(get_settings().ecb_base_url, timeout=20)
+
+        return FxService(
+            rates_store=DynamoReferenceRateStore(self.table),
+            policies=DynamoFxPolicyRepository(self.table),
+            overrides=DynamoFxOverrideRepository(self.table),
+            refresh_log=DynamoRefreshLog(self.table),
+            clock=self.clock,
+            new_id=self.new_id,
+            source=ecb,
+        )
+
+    @cached_property
+    def eu_vat_rates(self) -> EuVatRateService:
+        from billow.adapters.dynamodb.fx import DynamoEuVatRateStore, DynamoRefreshLog
+        from billow.adapters.vat.bundled_rates import load_bundled_eu_vat_rates
+        from billow.services.eu_vat_rates import EuVatRateService
+
+        def tedb() -> VatRatesSource:
+            from billow.adapters.vat.tedb import TedbRatesSource
+
+            return TedbRatesSource(get_settings().tedb_base_url, timeout=30)
+
+        return EuVatRateService(
+            store=DynamoEuVatRateStore(self.table),
+            refresh_log=DynamoRefreshLog(self.table),
+            clock=self.clock,
+            source=tedb,
+            bundled=load_bundled_eu_vat_rates,
+        )
+
+    @cached_property
+    def vat_ids(self) -> VatIdService:
+        from billow.adapters.dynamodb.vat_checks import DynamoVatCheckCache
+        from billow.adapters.vat.vies import ViesClient
+        from billow.services.vat_ids import VatIdService
+
+        def requester(scope: Scope) -> str | None:
+            profile = self.tax_profile_repository.get(scope)
+            return profile.vat_id if profile is not None and profile.vat_id_type == "eu_vat" else None
+
+        return VatIdService(
+            registry=ViesClient(get_settings().vies_base_url, timeout=5),
+            cache=DynamoVatCheckCache(self.table),
+            clock=self.clock,
+            requester_for=requester,
+        )
+
+    @cached_property
+    def tax_calculation(self) -> TaxCalculation:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.adapters.dynamodb.products import DynamoProductRepository
+        from billow.services.tax_calculation import TaxCalculation
+
+        return TaxCalculation(
+            profiles=self.tax_profile_repository,
+            rules=self.tax_rule_repository,
+            customers=DynamoCustomerRepository(self.table),
+            products=DynamoProductRepository(self.table),
+            eu_rates=self._eu_vat_table,
+            vat_ids=self.vat_ids,
+        )
+
+    def _eu_vat_table(self) -> EuVatRates:
+        """The EU VAT rate table, read at most every 5 minutes (it changes once a day at most)."""
+        now = time.monotonic()
+        if self._eu_vat_cache is None or now - self._eu_vat_cache[0] > EU_VAT_TABLE_SECONDS:
+            self._eu_vat_cache = (now, self.eu_vat_rates.current())
+        return self._eu_vat_cache[1]
+
+    @cached_property
+    def document_assembler(self) -> DocumentAssembler:
+        from billow.adapters.dynamodb.customers import DynamoCustomerRepository
+        from billow.services.documents import DocumentAssembler
+
+        def document_settings(scope: Scope) -> DocumentSettings:
+            return document_settings_of(self.settings.get(scope).invoicing)
+
+        return DocumentAssembler(
+            sources=self.invoices,
+            customers=DynamoCustomerRepository(self.table),
+            profiles=self.tax_profile_repository,
+            settings=document_settings,
+        )
+
+    @cached_property
+    def document_store(self) -> S3DocumentStore:
+        from billow.adapters.aws import s3_client
+        from billow.adapters.documents.s3_store import S3DocumentStore
+
+        return S3DocumentStore(s3_client(), get_settings().documents_bucket)
+
+    @cached_property
+    def document_rendering(self) -> DocumentRenderingService:
+        """The documents function's use case; fpdf2 and lxml load here, never for the API."""
+        from billow.adapters.documents.cii import render_cii
+        from billow.adapters.documents.pdf import render_pdf
+        from billow.adapters.documents.ubl import render_ubl
+        from billow.services.documents import DocumentRenderingService
+
+        return DocumentRenderingService(
+            assembler=self.document_assembler,
+            store=self.document_store,
+            renderers={"pdf": render_pdf, "ubl": render_ubl, "cii": render_cii},
+            pdf_with_xml=lambda document, xml: render_pdf(document, embedded_xml=xml),
+        )
+
+    @cached_property
+    def documents(self) -> DocumentLinkService:
+        from billow.adapters.documents.rendering import InProcessDocumentRendering, LambdaDocumentRendering
+        from billow.services.documents import DocumentLinkService
+
+        function = get_settings().documents_function
+        rendering: DocumentRendering
+        if function:
+            from billow.adapters.aws import lambda_client
+
+            rendering = LambdaDocumentRendering(lambda_client(), function)
+        else:
+            rendering = InProcessDocumentRendering(lambda request: self.document_rendering.render(request))
+        return DocumentLinkService(
+            assembler=self.document_assembler,
+            store=self.document_store,
+            rendering=rendering,
+            clock=SystemClock(),
         )
 
     @cached_property

@@ -1,22 +1,34 @@
 """Credit notes: corrections of a finalized invoice, by lines or by amount, never more than
 is still creditable (docs/invoicing.md).
 
-Amounts of lines are net; each credit note taxes its lines per category and rate like an
-invoice (domain/tax.py), at the rates the invoice pinned. A credit by amount is a gross
-figure, spread over the invoice's tax groups in proportion to their gross.
+Amounts of lines are net; each credit note taxes its lines like an invoice (domain/tax.py),
+with the taxes the invoice pinned on the line it credits. A tax-included invoice line is
+credited by its net like any other: the note's taxes are the invoice's, stated as excluded
+from the note's (net) amounts. A credit by amount is a gross figure, spread over the
+invoice's tax stacks (the distinct sets of taxes its lines carry; for single-VAT invoices,
+its VAT groups) in proportion to their gross. The note carries the invoice's tax notes (a
+reverse-charge statement applies to its correction too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from billow.domain.errors import FieldError, ValidationFailed, validation_failed
 from billow.domain.invoice import Invoice
 from billow.domain.money import Money, minor_units
-from billow.domain.tax import HUNDRED, TaxAmount, TaxRate, breakdown, tax_total_of
+from billow.domain.tax import (
+    HUNDRED,
+    GroupKey,
+    TaxAmount,
+    TaxRate,
+    compute_taxes,
+    gross_factor,
+    tax_total_of,
+)
 
 CreditReason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"]
 CreditOutcome = Literal["credit", "refund", "offset"]
@@ -24,13 +36,30 @@ REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory", 
 OUTCOMES = ("credit", "refund", "offset")
 
 
+# What a line without any tax is credited at (lines of invoices taxed before tax existed).
+NO_TAX = TaxRate("Z", Decimal(0))
+
+
+def _excluded(rates: Sequence[TaxRate]) -> tuple[TaxRate, ...]:
+    """The invoice's taxes as a note applies them: on net amounts."""
+    return tuple(replace(rate, inclusive=False) for rate in rates) or (NO_TAX,)
+
+
 @dataclass(frozen=True)
 class CreditNoteLine:
     id: str
     description: str
     amount: Money  # net
-    tax_rate: TaxRate
+    taxes: tuple[TaxRate, ...]  # in apply order, never tax-included
     invoice_line_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "taxes", tuple(self.taxes) or (NO_TAX,))
+
+    @property
+    def tax_rate(self) -> TaxRate:
+        """The line's VAT, or its first tax."""
+        return next((rate for rate in self.taxes if rate.tax_type == "vat"), self.taxes[0])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,21 +67,19 @@ class CreditNoteLine:
             "invoice_line_id": self.invoice_line_id,
             "description": self.description,
             "amount": self.amount.as_dict(),
-            "tax_rate": {
-                "category": self.tax_rate.category,
-                "rate": str(self.tax_rate.rate),
-                "exemption_reason": self.tax_rate.exemption_reason,
-            },
+            "tax_rate": self.tax_rate.summary_dict(),
+            "taxes": [rate.to_dict() for rate in self.taxes],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreditNoteLine:
-        rate = data["tax_rate"]
+        # Notes issued before several taxes per line have only ``tax_rate``.
+        raw = data["taxes"] if data.get("taxes") else [data["tax_rate"]]
         return cls(
             id=data["id"],
             description=data["description"],
             amount=Money(Decimal(data["amount"]["amount"]), data["amount"]["currency"]),
-            tax_rate=TaxRate(rate["category"], Decimal(rate["rate"]), rate.get("exemption_reason")),
+            taxes=tuple(TaxRate.from_dict(rate) for rate in raw),
             invoice_line_id=data.get("invoice_line_id"),
         )
 
@@ -74,6 +101,7 @@ class CreditNote:
     created_at: str
     updated_at: str
     memo: str | None = None
+    tax_notes: tuple[str, ...] = ()
     status: Literal["issued"] = "issued"
     test_clock_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -102,6 +130,7 @@ class CreditPlan:
     lines: tuple[CreditNoteLine, ...]
     tax_breakdown: tuple[TaxAmount, ...]
     by_line: dict[str, Decimal]
+    tax_notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> Money:
@@ -156,36 +185,61 @@ def plan_by_lines(invoice: Invoice, requested: Sequence[Mapping[str, Any]], new_
                 )
             )
             continue
-        rate = line.tax_rate or TaxRate("Z", Decimal(0))
-        lines.append(CreditNoteLine(new_id(), line.description, amount, rate, line.id))
+        lines.append(CreditNoteLine(new_id(), line.description, amount, _excluded(line.taxes), line.id))
         by_line[line.id] = amount.amount
     if errors:
         raise ValidationFailed(detail="the credit note's lines are invalid", errors=errors)
     return _checked(invoice, lines, by_line)
 
 
+def _stacks(invoice: Invoice) -> list[tuple[tuple[TaxRate, ...], Money, Money]]:
+    """The invoice's lines by the taxes they carry: (taxes, net, gross) of each set with a
+    positive net, ordered like the breakdown. For an invoice with one tax per line these are
+    exactly its tax groups, with the same taxable amounts and tax."""
+    currency = invoice.currency
+    nets: dict[tuple[GroupKey, ...], tuple[tuple[TaxRate, ...], Money]] = {}
+    for line in invoice.lines:
+        rates = _excluded(line.taxes)
+        key = tuple(rate.group_key for rate in rates)
+        _, net = nets.get(key, (rates, Money.zero(currency)))
+        nets[key] = (rates, net + line.net)
+    stacks = []
+    for rates, net in nets.values():
+        if net.amount <= 0:
+            continue
+        taxed = compute_taxes([(net, rates)], currency)
+        stacks.append((rates, net, net + tax_total_of(taxed.groups, currency)))
+    return sorted(stacks, key=lambda stack: [_order(rate) for rate in stack[0]])
+
+
+def _order(rate: TaxRate) -> tuple[Any, ...]:
+    return (
+        rate.tax_type != "vat",
+        rate.tax_type,
+        rate.jurisdiction or "",
+        rate.compound,
+        rate.category,
+        rate.rate,
+    )
+
+
 def plan_by_amount(invoice: Invoice, raw_amount: Any, description: str, new_id: Any) -> CreditPlan:
-    """Credit a gross amount, spread over the invoice's tax groups by their gross share."""
+    """Credit a gross amount, spread over the invoice's tax stacks by their gross share."""
     gross = _amount(raw_amount, "/amount", invoice.currency)
-    groups = [g for g in invoice.tax_breakdown if g.taxable_amount.amount > 0]
-    if not groups:
-        groups = [TaxAmount("Z", Decimal(0), invoice.subtotal, Money.zero(invoice.currency))]
-    whole = sum((g.taxable_amount.amount + g.amount.amount for g in groups), Decimal(0))
+    stacks = _stacks(invoice) or [((NO_TAX,), invoice.subtotal, invoice.subtotal)]
+    whole = sum((stack_gross.amount for _, _, stack_gross in stacks), Decimal(0))
     quantum = Decimal(1).scaleb(-minor_units(invoice.currency))
     lines: list[CreditNoteLine] = []
     left = gross.amount
-    for i, group in enumerate(groups):
+    for i, (rates, _, stack_gross) in enumerate(stacks):
         share = (
             left
-            if i == len(groups) - 1
-            else (gross.amount * (group.taxable_amount.amount + group.amount.amount) / whole).quantize(
-                quantum, rounding=ROUND_HALF_UP
-            )
+            if i == len(stacks) - 1
+            else (gross.amount * stack_gross.amount / whole).quantize(quantum, rounding=ROUND_HALF_UP)
         )
         left -= share
-        net = (share * HUNDRED / (HUNDRED + group.rate)).quantize(quantum, rounding=ROUND_HALF_UP)
-        rate = TaxRate(group.category, group.rate, group.exemption_reason)
-        lines.append(CreditNoteLine(new_id(), description, Money(net, invoice.currency), rate))
+        net = (share * HUNDRED / gross_factor(rates)).quantize(quantum, rounding=ROUND_HALF_UP)
+        lines.append(CreditNoteLine(new_id(), description, Money(net, invoice.currency), rates))
     return _checked(invoice, _fitted(lines, gross, quantum), {})
 
 
@@ -196,9 +250,7 @@ def _fitted(lines: list[CreditNoteLine], gross: Money, quantum: Decimal) -> list
     alone may overshoot back and forth); when no nudge reaches the gross, the nearest is kept."""
 
     def total(candidate: Sequence[CreditNoteLine]) -> Decimal:
-        return CreditPlan(
-            tuple(candidate), breakdown(((c.amount, c.tax_rate) for c in candidate), gross.currency), {}
-        ).total.amount
+        return CreditPlan(tuple(candidate), _breakdown(candidate, gross.currency), {}).total.amount
 
     def nudged(deltas: Mapping[int, int]) -> list[CreditNoteLine] | None:
         out = list(lines)
@@ -207,7 +259,7 @@ def _fitted(lines: list[CreditNoteLine], gross: Money, quantum: Decimal) -> list
             amount = line.amount + Money(quantum * cents, gross.currency)
             if amount.amount < 0:
                 return None
-            out[i] = CreditNoteLine(line.id, line.description, amount, line.tax_rate, line.invoice_line_id)
+            out[i] = replace(line, amount=amount)
         return out
 
     if total(lines) == gross.amount:
@@ -234,9 +286,12 @@ def _fitted(lines: list[CreditNoteLine], gross: Money, quantum: Decimal) -> list
     return best
 
 
+def _breakdown(lines: Sequence[CreditNoteLine], currency: str) -> tuple[TaxAmount, ...]:
+    return compute_taxes([(line.amount, line.taxes) for line in lines], currency).groups
+
+
 def _checked(invoice: Invoice, lines: Sequence[CreditNoteLine], by_line: dict[str, Decimal]) -> CreditPlan:
-    groups = breakdown(((line.amount, line.tax_rate) for line in lines), invoice.currency)
-    plan = CreditPlan(tuple(lines), groups, by_line)
+    plan = CreditPlan(tuple(lines), _breakdown(lines, invoice.currency), by_line, invoice.tax_notes)
     if plan.total.amount > invoice.creditable.amount:
         raise validation_failed(
             "/amount" if not by_line else "/lines",
@@ -264,6 +319,7 @@ def credit_note_to_dict(note: CreditNote) -> dict[str, Any]:
         "subtotal": note.subtotal.as_dict(),
         "tax_total": note.tax_total.as_dict(),
         "tax_breakdown": [g.to_dict() for g in note.tax_breakdown],
+        "tax_notes": list(note.tax_notes),
         "total": note.total.as_dict(),
         "test_clock_id": note.test_clock_id,
         "metadata": dict(note.metadata),
@@ -291,6 +347,7 @@ def credit_note_from_dict(data: Mapping[str, Any]) -> CreditNote:
         created_at=data["created_at"],
         updated_at=data["updated_at"],
         memo=data.get("memo"),
+        tax_notes=tuple(data.get("tax_notes") or ()),
         test_clock_id=data.get("test_clock_id"),
         metadata=dict(data.get("metadata") or {}),
         version=int(data.get("version", 1)),

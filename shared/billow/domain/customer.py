@@ -13,6 +13,9 @@ from billow.domain.tax_ids import TaxId
 CustomerStatus = Literal["active", "disabled", "archived"]
 CustomerType = Literal["individual", "company"]
 BillingModel = Literal["prepaid", "postpaid", "hybrid"]
+# none: taxed as the rules say; exempt: no tax (a charity, a diplomat); reverse: the buyer
+# accounts for VAT itself (as Stripe's tax_exempt).
+TaxExempt = Literal["none", "exempt", "reverse"]
 
 # Fields a PATCH may change; everything else is owned by Billow.
 MUTABLE_FIELDS = frozenset(
@@ -28,6 +31,7 @@ MUTABLE_FIELDS = frozenset(
         "locale",
         "timezone",
         "billing_model",
+        "tax_exempt",
         "custom_fields",
         "tags",
         "metadata",
@@ -52,6 +56,7 @@ class Customer:
     locale: str = "en"
     timezone: str | None = None
     billing_model: BillingModel = "postpaid"
+    tax_exempt: TaxExempt = "none"
     custom_fields: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
@@ -147,6 +152,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "locale": customer.locale,
         "timezone": customer.timezone,
         "billing_model": customer.billing_model,
+        "tax_exempt": customer.tax_exempt,
         "custom_fields": dict(customer.custom_fields),
         "tags": list(customer.tags),
         "metadata": dict(customer.metadata),
@@ -175,6 +181,7 @@ def customer_from_dict(data: dict[str, Any]) -> Customer:
         locale=data.get("locale", "en"),
         timezone=data.get("timezone"),
         billing_model=data.get("billing_model", "postpaid"),
+        tax_exempt=data.get("tax_exempt") or "none",
         custom_fields=dict(data.get("custom_fields") or {}),
         tags=tuple(data.get("tags") or ()),
         metadata=dict(data.get("metadata") or {}),

@@ -37,6 +37,15 @@ class ValidationFailed(BillowError):
     title = "Validation failed"
 
 
+class EInvoiceIncomplete(BillowError):
+    """An e-invoice was asked of a document that lacks what the standard requires; ``errors``
+    name each missing business term (never an invalid file instead)."""
+
+    code = "einvoice_incomplete"
+    status = 422
+    title = "E-invoice incomplete"
+
+
 class NotFound(BillowError):
     code = "not_found"
     status = 404

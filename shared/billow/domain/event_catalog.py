@@ -400,6 +400,37 @@ CATALOG: tuple[EventType, ...] = (
         "the policy, `archived`",
     ),
     EventType(
+        "fx_policy.created",
+        "fx_policy",
+        "an FX policy is created (the old default's `fx_policy.updated` in the same transaction when "
+        "it takes the default)",
+        "the policy",
+    ),
+    EventType(
+        "fx_policy.updated",
+        "fx_policy",
+        "renamed, markup, rate date or currency pairs changed, metadata, or the default moved to or from it",
+        "the policy after the change",
+    ),
+    EventType(
+        "fx_policy.archived",
+        "fx_policy",
+        "`POST /{id}/archive`: no longer the default, currency pairs released",
+        "the policy, `archived`",
+    ),
+    EventType(
+        "fx_override.created",
+        "fx_override",
+        "a tenant sets a pair's rate for a range of dates",
+        "the override",
+    ),
+    EventType(
+        "fx_override.deleted",
+        "fx_override",
+        "`DELETE /v1/fx/overrides/{id}`",
+        "the override with `deleted: true` (its last `version` + 1)",
+    ),
+    EventType(
         "webhook_endpoint.created",
         "webhook_endpoint",
         "a webhook endpoint is created",
@@ -440,6 +471,31 @@ CATALOG: tuple[EventType, ...] = (
         "test_clock",
         "an advance finished (status back to `ready`, `frozen_time` = the target)",
         "the clock",
+    ),
+    EventType(
+        "tax_rule.created",
+        "tax_rule",
+        "a tax rule, or a new version of a rule's series, is created",
+        "the rule",
+    ),
+    EventType(
+        "tax_rule.updated",
+        "tax_rule",
+        "name, description or metadata changed",
+        "the rule after the change",
+    ),
+    EventType(
+        "tax_rule.deleted",
+        "tax_rule",
+        "`DELETE /v1/tax-rules/{id}` of a version that had not taken effect",
+        "the rule with `deleted: true` (its last `version` + 1)",
+    ),
+    EventType(
+        "tax_profile.updated",
+        "tax_profile",
+        "the seller's tax profile is set (`PUT`, also the first time) or changed (`PATCH`); "
+        "`aggregate.id` is the tenant's id",
+        "the profile after the change",
     ),
 )
 

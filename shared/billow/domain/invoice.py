@@ -1,10 +1,18 @@
 """Invoices: a draft with lines, then finalized (numbered, tax and FX pinned, immutable), then
 paid, void or uncollectible (docs/invoicing.md).
 
-Totals are sums of lines each rounded once; tax is stated per category and rate (domain/tax.py).
+Totals are sums of lines each rounded once; tax is stated per group of tax type, jurisdiction,
+category and rate (domain/tax.py). A line carries the taxes the tax decision gave it, in apply
+order; a line whose tax is included in its price keeps that price as ``amount`` and gets its
+net (``net_amount``) from the invoice's arithmetic, so ``subtotal`` is always the sum of nets.
 A total below zero (credits exceed charges) is never collected: ``amount_due`` is zero and the
 surplus goes to the customer's credit balance when the invoice is finalized. The customer's
 credit balance is applied to ``amount_due`` at finalization; what is left is collected.
+
+An invoice in another currency than its prices (docs/fx.md) keeps each converted line's
+``source_amount`` and its ``source_currency``: the lines are recomputed from those, never from
+an amount already converted, each time a rate is applied (provisionally to the draft, finally
+at finalization), so the pinned rate alone explains every amount.
 """
 
 from __future__ import annotations
@@ -12,13 +20,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any, Literal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 from billow.domain.dunning_run import DunningRun
 from billow.domain.errors import InvalidStateTransition
-from billow.domain.money import Money
-from billow.domain.tax import TaxAmount, TaxRate, breakdown, tax_of, tax_total_of
+from billow.domain.money import MAX_UNIT_DECIMALS, Money
+from billow.domain.periods import local_date
+from billow.domain.subscription import parse_time
+from billow.domain.tax import LineTaxes, TaxAmount, TaxRate, compute_taxes, line_tax, tax_total_of
+
+if TYPE_CHECKING:
+    from billow.domain.fx import PinnedRate
 
 InvoiceType = Literal["subscription", "proration", "one_off"]
 InvoiceStatus = Literal["draft", "finalized", "paid", "void", "uncollectible"]
@@ -57,19 +70,56 @@ class InvoiceLine:
     group: dict[str, str | None] | None = None
     # Why a line takes money off (required for negative lines added by hand).
     reason: str | None = None
-    # Set through the tax port on every draft change, pinned at finalization.
-    tax_rate: TaxRate | None = None
+    # Set through the tax port on every draft change, pinned at finalization; in apply order.
+    taxes: tuple[TaxRate, ...] = ()
     # Lines added through the API (as opposed to what a subscription produced).
     manual: bool = False
+    # A tax-included line's net, derived when the invoice is taxed (``amount`` is its gross).
+    net_amount: Money | None = None
+    # A line converted from the prices' currency: its amount and unit amount as priced there.
+    # ``amount`` and ``unit_amount`` are then the converted figures.
+    source_amount: Money | None = None
+    source_unit_amount: Decimal | None = None
+
+    def converted(self, rate: PinnedRate) -> InvoiceLine:
+        """The line in ``rate``'s quote currency, recomputed from what it was priced at: the
+        amount rounded once, half-up, to the quote currency's minor unit, the unit amount to
+        12 decimals. A line that was never converted and is already in the quote currency
+        (one added to the draft by hand) stays as it is."""
+        source = self.source_amount if self.source_amount is not None else self.amount
+        if self.source_amount is None and source.currency == rate.quote_currency:
+            return self
+        if source.currency != rate.base_currency:
+            raise ValueError(f"line {self.id} is priced in {source.currency}, not {rate.base_currency}")
+        unit = self.source_unit_amount if self.source_amount is not None else self.unit_amount
+        return replace(
+            self,
+            amount=rate.convert(source),
+            unit_amount=converted_unit_amount(unit, rate.rate) if unit is not None else None,
+            source_amount=source,
+            source_unit_amount=unit,
+            net_amount=None,
+        )
+
+    @property
+    def tax_rate(self) -> TaxRate | None:
+        """The line's VAT, or its first tax: what single-tax readers look at."""
+        vat = [rate for rate in self.taxes if rate.tax_type == "vat"]
+        first = vat or list(self.taxes)
+        return first[0] if first else None
+
+    @property
+    def includes_tax(self) -> bool:
+        return any(rate.inclusive for rate in self.taxes)
 
     @property
     def net(self) -> Money:
-        return self.amount.rounded()
+        return self.net_amount if self.net_amount is not None else self.amount.rounded()
 
     @property
     def tax(self) -> Money | None:
         """The line's own share of tax (informative; the invoice taxes each group once)."""
-        return tax_of(self.net, self.tax_rate.rate) if self.tax_rate is not None else None
+        return line_tax(self.net, self.taxes) if self.taxes else None
 
     def to_dict(self) -> dict[str, Any]:
         tax = self.tax
@@ -80,14 +130,10 @@ class InvoiceLine:
             "quantity": str(self.quantity),
             "unit_amount": str(self.unit_amount) if self.unit_amount is not None else None,
             "amount": self.amount.as_dict(),
+            "net_amount": self.net.as_dict(),
             "tax": tax.as_dict() if tax is not None else None,
-            "tax_rate": {
-                "category": self.tax_rate.category,
-                "rate": str(self.tax_rate.rate),
-                "exemption_reason": self.tax_rate.exemption_reason,
-            }
-            if self.tax_rate is not None
-            else None,
+            "tax_rate": self.tax_rate.summary_dict() if self.tax_rate is not None else None,
+            "taxes": [rate.to_dict() for rate in self.taxes],
             "period": {"start": self.period_start, "end": self.period_end} if self.period_start else None,
             "product_id": self.product_id,
             "price_id": self.price_id,
@@ -98,13 +144,25 @@ class InvoiceLine:
             "group": dict(self.group) if self.group is not None else None,
             "reason": self.reason,
             "manual": self.manual,
+            "source_amount": self.source_amount.as_dict() if self.source_amount is not None else None,
+            "source_unit_amount": str(self.source_unit_amount)
+            if self.source_unit_amount is not None
+            else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InvoiceLine:
         period = data.get("period") or {}
         unit = data.get("unit_amount")
-        rate = data.get("tax_rate")
+        # Records from before several taxes per line have only ``tax_rate``.
+        if data.get("taxes") is not None:
+            taxes = tuple(TaxRate.from_dict(rate) for rate in data["taxes"])
+        else:
+            taxes = (TaxRate.from_dict(data["tax_rate"]),) if data.get("tax_rate") else ()
+        net = data.get("net_amount")
+        # Records from before FX conversion have no source amounts.
+        source = data.get("source_amount")
+        source_unit = data.get("source_unit_amount")
         return cls(
             id=data["id"],
             kind=data["kind"],
@@ -122,11 +180,36 @@ class InvoiceLine:
             meter_id=data.get("meter_id"),
             group=dict(data["group"]) if data.get("group") is not None else None,
             reason=data.get("reason"),
-            tax_rate=TaxRate(rate["category"], Decimal(rate["rate"]), rate.get("exemption_reason"))
-            if rate
-            else None,
+            taxes=taxes,
             manual=bool(data.get("manual", False)),
+            net_amount=Money(Decimal(net["amount"]), net["currency"])
+            if net and any(rate.inclusive for rate in taxes)
+            else None,
+            source_amount=Money(Decimal(source["amount"]), source["currency"]) if source else None,
+            source_unit_amount=Decimal(str(source_unit)) if source_unit is not None else None,
         )
+
+
+def converted_unit_amount(unit: Decimal, rate: Decimal) -> Decimal:
+    """A unit amount times a rate, rounded half-up to the 12 decimals a unit price may carry
+    (API.md), without trailing zeros: enough that quantity x unit explains the converted line."""
+    exact = (unit * rate).quantize(Decimal(1).scaleb(-MAX_UNIT_DECIMALS), rounding=ROUND_HALF_UP)
+    trimmed = exact.normalize()
+    # normalize() writes whole hundreds with an exponent (1E+2); a unit amount never has one.
+    exponent = trimmed.as_tuple().exponent
+    return trimmed.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else trimmed
+
+
+def fx_period_end(period_end: str | None, timezone: str, on: date) -> date | None:
+    """The date an FX policy with ``rate_date: period_end`` takes its rate of: the last day of
+    the billing period the invoice bills, in the tenant's time zone (a period ends at the
+    first instant after it). Never after ``on``, the invoice's date: the rates of a day to
+    come are not published, and an invoice billing a period in advance does not wait for the
+    period to end, it takes its own date's rate. None without a period."""
+    if period_end is None:
+        return None
+    last_day = local_date(parse_time(period_end) - timedelta(microseconds=1), timezone)
+    return min(last_day, on)
 
 
 def total_of(lines: Sequence[InvoiceLine], currency: str) -> Money:
@@ -171,7 +254,13 @@ class Invoice:
     voided_at: str | None = None
     marked_uncollectible_at: str | None = None
     tax_breakdown: tuple[TaxAmount, ...] = ()
-    fx: dict[str, str] | None = None
+    # Sentences the invoice must carry about its tax (reverse charge, an unverified VAT ID).
+    tax_notes: tuple[str, ...] = ()
+    # The rate pinned at finalization (PinnedRate.to_dict()), with the VAT in the seller's
+    # currency when that differs (services/tax_currency.py).
+    fx: dict[str, Any] | None = None
+    # The prices' currency when the lines were converted from it into ``currency``.
+    source_currency: str | None = None
     # Taken from the customer's credit balance at finalization.
     credit_applied: Decimal = Decimal(0)
     amount_paid: Decimal = Decimal(0)
@@ -260,13 +349,42 @@ class Invoice:
         self.require_draft("edited")
         return self.touched(now, lines=tuple(lines))
 
-    def taxed(self, rates: Sequence[TaxRate]) -> Invoice:
-        """The lines with their rates (one per line, in order) and the breakdown they give."""
-        lines = tuple(replace(line, tax_rate=rate) for line, rate in zip(self.lines, rates, strict=True))
-        groups = breakdown(
-            ((line.amount, rate) for line, rate in zip(lines, rates, strict=True)), self.currency
+    def converted(self, rate: PinnedRate) -> Invoice:
+        """The draft in ``rate``'s quote currency: every line priced in the base currency
+        recomputed from its source amount (docs/fx.md), the tax to be computed again. A rate
+        from a currency to itself changes nothing."""
+        self.require_draft("converted")
+        if rate.base_currency == rate.quote_currency:
+            return self
+        priced_in = self.source_currency or self.currency
+        if priced_in != rate.base_currency or (
+            self.source_currency is not None and self.currency != rate.quote_currency
+        ):
+            raise ValueError(
+                f"invoice {self.id} converts {priced_in} into {self.currency}, "
+                f"not {rate.base_currency} into {rate.quote_currency}"
+            )
+        return replace(
+            self,
+            currency=rate.quote_currency,
+            source_currency=rate.base_currency,
+            lines=tuple(line.converted(rate) for line in self.lines),
+            tax_breakdown=(),
         )
-        return replace(self, lines=lines, tax_breakdown=groups)
+
+    def taxed(self, taxes: Sequence[LineTaxes | TaxRate]) -> Invoice:
+        """The lines with their taxes (one ``LineTaxes`` per line, in order; a plain
+        ``TaxRate`` is a line with that one tax), the breakdown they give, and the notes the
+        decision asked for, each once."""
+        decided = [t if isinstance(t, LineTaxes) else LineTaxes((t,)) for t in taxes]
+        pairs = list(zip(self.lines, decided, strict=True))
+        result = compute_taxes([(line.amount, d.rates) for line, d in pairs], self.currency)
+        lines = tuple(
+            replace(line, taxes=d.rates, net_amount=net if d.inclusive else None)
+            for (line, d), net in zip(pairs, result.nets, strict=True)
+        )
+        notes = tuple(dict.fromkeys(d.note for d in decided if d.note))
+        return replace(self, lines=lines, tax_breakdown=result.groups, tax_notes=notes)
 
     def finalize(
         self,
@@ -274,7 +392,7 @@ class Invoice:
         number: str,
         sequence: int,
         credit_applied: Money,
-        fx: dict[str, str],
+        fx: Mapping[str, Any],
         today: date,
         now: str,
     ) -> Invoice:
@@ -446,6 +564,7 @@ def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
         "customer_id": invoice.customer_id,
         "subscription_id": invoice.subscription_id,
         "currency": currency,
+        "source_currency": invoice.source_currency,
         "period_start": invoice.period_start,
         "period_end": invoice.period_end,
         "lines": [line.to_dict() for line in invoice.lines],
@@ -453,6 +572,7 @@ def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
         "discount_total": Money.zero(currency).as_dict(),
         "tax_total": invoice.tax_total.as_dict(),
         "tax_breakdown": [group.to_dict() for group in invoice.tax_breakdown],
+        "tax_notes": list(invoice.tax_notes),
         "total": invoice.total.as_dict(),
         "credited_to_balance": invoice.credited_to_balance.as_dict(),
         "credit_applied": _money(invoice.credit_applied, currency).as_dict(),
@@ -528,7 +648,9 @@ def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
         voided_at=data.get("voided_at"),
         marked_uncollectible_at=data.get("marked_uncollectible_at"),
         tax_breakdown=tuple(TaxAmount.from_dict(g) for g in data.get("tax_breakdown") or ()),
+        tax_notes=tuple(data.get("tax_notes") or ()),
         fx=dict(data["fx"]) if data.get("fx") else None,
+        source_currency=data.get("source_currency"),
         credit_applied=Decimal(data.get("credit_applied_exact") or "0"),
         amount_paid=Decimal(data.get("amount_paid_exact") or "0"),
         credited_total=Decimal(data.get("credited_total_exact") or "0"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from billow.domain.errors import InvalidStateTransition
@@ -34,6 +34,11 @@ class InvoiceSettings:
     payment_terms_days: int = 0
     # Days an automatic draft waits before it is finalized (edits and refreshes meanwhile).
     invoice_grace_period_days: int = 0
+    # How invoice and credit-note PDFs look (docs/documents.md): colours as #RRGGBB, a PNG
+    # logo (base64, at most 100 KB), a footer line, and whether invoice PDFs are PDF/A-3b with
+    # their CII XML inside (ZUGFeRD / Factur-X).
+    branding: DocumentBranding = field(default_factory=lambda: DocumentBranding())
+    embed_einvoice_in_pdf: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +46,8 @@ class InvoiceSettings:
             "credit_note_number_format": self.credit_note_number_format,
             "payment_terms_days": self.payment_terms_days,
             "invoice_grace_period_days": self.invoice_grace_period_days,
+            "branding": self.branding.to_dict(),
+            "embed_einvoice_in_pdf": self.embed_einvoice_in_pdf,
         }
 
     @classmethod
@@ -54,6 +61,36 @@ class InvoiceSettings:
             ),
             payment_terms_days=int(str(data.get("payment_terms_days") or 0)),
             invoice_grace_period_days=int(str(data.get("invoice_grace_period_days") or 0)),
+            branding=DocumentBranding.from_dict(data.get("branding")),
+            embed_einvoice_in_pdf=bool(data.get("embed_einvoice_in_pdf", False)),
+        )
+
+
+@dataclass(frozen=True)
+class DocumentBranding:
+    primary_color: str = "#1F2937"
+    accent_color: str = "#2563EB"
+    footer_text: str | None = None
+    logo_png: str | None = None  # base64
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "primary_color": self.primary_color,
+            "accent_color": self.accent_color,
+            "footer_text": self.footer_text,
+            "logo_png": self.logo_png,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> DocumentBranding:
+        if not isinstance(data, dict):
+            return cls()
+        default = cls()
+        return cls(
+            primary_color=str(data.get("primary_color") or default.primary_color),
+            accent_color=str(data.get("accent_color") or default.accent_color),
+            footer_text=str(data["footer_text"]) if data.get("footer_text") else None,
+            logo_png=str(data["logo_png"]) if data.get("logo_png") else None,
         )
 
 

@@ -178,7 +178,8 @@ class BillingCycleService:
             for start in range(0, len(ids), FINALIZE_BATCH):
                 batch = ids[start : start + FINALIZE_BATCH]
                 try:
-                    done = self.invoicing.finalize_batch(scope, batch, bound)
+                    # A converted draft without its FX rate yet stays a draft; the others go on.
+                    done = self.invoicing.finalize_batch(scope, batch, bound, defer_without_rate=True)
                 except Exception as error:  # noqa: BLE001 - logged; one bad batch must not hold back the rest
                     skip += batch
                     _log_failure(
@@ -187,8 +188,9 @@ class BillingCycleService:
                     continue
                 finalized += len(done)
                 collect += [_ref(scope, invoice_id=i.id) for i in done if i.collection_pending]
-                # A draft the batch did not finalize (no lines, voided meanwhile) must not keep
-                # the run going round: it waits for its next edit or the next run.
+                # A draft the batch did not finalize (no lines, voided meanwhile, no FX rate held
+                # for its date) must not keep the run going round: it waits for its next edit or
+                # the next run, which tries it again.
                 finished = {i.id for i in done}
                 skip += [invoice_id for invoice_id in batch if invoice_id not in finished]
         more_work = len(work) >= FINALIZE_PER_STEP

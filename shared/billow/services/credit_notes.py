@@ -112,6 +112,7 @@ class CreditNoteService:
                 outcome=outcome,  # type: ignore[arg-type]
                 lines=plan.lines,
                 tax_breakdown=plan.tax_breakdown,
+                tax_notes=plan.tax_notes,
                 created_at=now,
                 updated_at=now,
                 memo=raw.get("memo"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billow.domain.custom_fields import EntityRef, validate_values
 from billow.domain.customer import Customer, customer_to_dict, merge_customers, parse_customer_fields
@@ -33,6 +33,9 @@ from billow.ports.repositories import (
 from billow.services.concurrency import MAX_ATTEMPTS, committed, read_decide_write, require_version
 from billow.services.events import change_event
 
+if TYPE_CHECKING:
+    from billow.services.vat_ids import VatIdService
+
 _BOOKKEEPING = ("updated_at", "version")
 
 
@@ -48,6 +51,8 @@ class CustomerService:
     clock: Clock
     new_id: IdGenerator
     clocks: TestClockRepository | None = None
+    # VIES, through its cache (services/vat_ids.py); None: tax ids are checked by format only.
+    vat_ids: VatIdService | None = None
 
     def _now(self) -> str:
         return rfc3339(self.clock.now())
@@ -83,6 +88,7 @@ class CustomerService:
             if self.clocks is None or self.clocks.get(scope, test_clock_id) is None:
                 raise validation_failed("/test_clock_id", f"no test clock with id {test_clock_id}")
         fields = parse_customer_fields(raw)
+        self._check_registered(scope, fields)
         fields["test_clock_id"] = test_clock_id
         fields["custom_fields"] = self._custom_fields(
             scope, {}, raw.get("custom_fields") or {}, creating=True
@@ -93,6 +99,25 @@ class CustomerService:
         )
         self.customers.add(scope, customer, [self._event(scope, "customer.created", customer)])
         return customer
+
+    def _check_registered(self, scope: Scope, fields: dict[str, Any]) -> None:
+        """EU VAT IDs VIES says are not registered are refused (422 with VIES's reason); an
+        unavailable VIES lets the customer through: invoices then charge VAT and say why."""
+        if self.vat_ids is None:
+            return
+        errors = []
+        for i, tax_id in enumerate(fields.get("tax_ids") or ()):
+            if tax_id.type != "eu_vat":
+                continue
+            check, _ = self.vat_ids.status(scope, tax_id.value)
+            if check.status == "invalid":
+                errors.append(
+                    FieldError(
+                        f"/tax_ids/{i}/value", f"VIES reports {tax_id.value} as not valid: {check.reason}"
+                    )
+                )
+        if errors:
+            raise ValidationFailed(detail="a VAT ID is not registered", errors=errors)
 
     def get(self, scope: Scope, customer_id: str) -> Customer:
         customer = self.customers.get(scope, customer_id)
@@ -145,6 +170,7 @@ class CustomerService:
 
     def update(self, scope: Scope, customer_id: str, raw: dict[str, Any], if_match: int | None) -> Customer:
         fields = parse_customer_fields(raw)
+        self._check_registered(scope, fields)
 
         def decide(before: Customer, now: str) -> Customer:
             changes = dict(fields)

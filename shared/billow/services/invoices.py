@@ -6,16 +6,23 @@ pinned, the customer's credit balance is applied, the tenant's gap-free sequence
 number, and all of it is written in one transaction with the events. A batch takes several
 consecutive numbers in that one transaction, so the billing cycle finalizes thousands of
 invoices without contending on the counter, and a failed batch leaves no gap.
+
+A subscription's draft for a customer billed in another currency than the prices is converted
+when it is prepared, at a provisional rate, and again at finalization from the lines' source
+amounts at the rate pinned then (docs/fx.md); a finalization without a rate fails (422
+``fx_rate_unavailable``), or, for the billing cycle, leaves the draft for a later run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
 
 from billow.domain.errors import (
     ConcurrentModification,
@@ -28,7 +35,8 @@ from billow.domain.errors import (
     validation_failed,
 )
 from billow.domain.events import EventEnvelope
-from billow.domain.invoice import MAX_LINES, Invoice, InvoiceLine, invoice_to_dict
+from billow.domain.fx import FxRateUnavailable, PinnedRate
+from billow.domain.invoice import MAX_LINES, Invoice, InvoiceLine, fx_period_end, invoice_to_dict
 from billow.domain.metadata import merge_metadata
 from billow.domain.money import Money, parse_currency, parse_decimal
 from billow.domain.numbering import format_number
@@ -51,6 +59,8 @@ from billow.ports.tax import TaxCalculator
 from billow.services.concurrency import MAX_ATTEMPTS, read_decide_write, require_version
 from billow.services.events import change_event
 
+logger = Logger(service="billow")
+
 INVOICE_SEQUENCE = "invoice"
 # Invoices numbered per transaction: each brings its own put, events and credit movements,
 # and a transaction holds at most 100 items.
@@ -58,6 +68,31 @@ FINALIZE_BATCH = 12
 # Finalizations racing for the same counter retry on a fresh read; each retry waits a little
 # longer so a crowd of them spreads out instead of colliding again.
 FINALIZE_ATTEMPTS = 60
+
+
+class InvoiceRates(Protocol):
+    """The exchange rates invoices are converted at (services/fx.py's FxService)."""
+
+    def pin(
+        self,
+        scope: Scope,
+        base_currency: str,
+        quote_currency: str,
+        on: date,
+        policy_id: str | None = None,
+        *,
+        period_end: date | None = None,
+    ) -> PinnedRate: ...
+
+    def provisional(
+        self,
+        scope: Scope,
+        base_currency: str,
+        quote_currency: str,
+        on: date,
+        *,
+        period_end: date | None = None,
+    ) -> PinnedRate: ...
 
 
 @dataclass
@@ -71,6 +106,10 @@ class InvoiceService:
     collection: PaymentCollection
     clock: Clock
     new_id: IdGenerator
+    # The VAT in the seller's national currency, pinned at finalization (services/tax_currency.py).
+    tax_currency: Callable[[Scope, Invoice, date], dict[str, str] | None] | None = None
+    # Converts the drafts of customers billed in another currency than the prices (docs/fx.md).
+    fx: InvoiceRates | None = None
 
     # --- time and settings ------------------------------------------------------------------
 
@@ -113,10 +152,53 @@ class InvoiceService:
         )
         terms = invoice.payment_terms_days or settings.payment_terms_days
         drafted = replace(invoice, finalize_at=finalize_at, payment_terms_days=terms, auto_advance=True)
-        return self._taxed(scope, drafted)
+        return self._taxed(scope, self.in_billing_currency(scope, drafted))
 
-    def _taxed(self, scope: Scope, invoice: Invoice) -> Invoice:
-        return invoice.taxed(self.tax.rates_for(scope, invoice))
+    def in_billing_currency(self, scope: Scope, invoice: Invoice) -> Invoice:
+        """A subscription's invoice (priced in the subscription's currency) in the currency its
+        customer is billed in, converted at the provisional rate of its date; unchanged when the
+        customer has no currency or the prices' own. Raises FxRateUnavailable (422) when the
+        pair has no rate at all."""
+        if self.fx is None or invoice.source_currency is not None:
+            return invoice
+        customer = self.customers.get(scope, invoice.customer_id)
+        billed_in = customer.currency if customer is not None else None
+        if billed_in is None or billed_in == invoice.currency:
+            return invoice
+        timezone = self.tenant(scope).timezone
+        on = local_date(parse_time(invoice.created_at), timezone)
+        rate = self.provisional_rate(
+            scope, invoice.currency, billed_in, on, period_end=fx_period_end(invoice.period_end, timezone, on)
+        )
+        return invoice.converted(rate)
+
+    def provisional_rate(
+        self,
+        scope: Scope,
+        base_currency: str,
+        quote_currency: str,
+        on: date,
+        *,
+        period_end: date | None = None,
+    ) -> PinnedRate:
+        """The rate a draft is converted at until finalization pins one (FxService.provisional)."""
+        return self._rates(base_currency, quote_currency).provisional(
+            scope, base_currency, quote_currency, on, period_end=period_end
+        )
+
+    def _rates(self, base_currency: str, quote_currency: str) -> InvoiceRates:
+        if self.fx is None:
+            raise FxRateUnavailable(
+                detail=f"no exchange rates configured: {base_currency} cannot be billed in {quote_currency}"
+            )
+        return self.fx
+
+    def _taxed(self, scope: Scope, invoice: Invoice, on: date | None = None) -> Invoice:
+        """The invoice with the taxes of its tax point: ``on`` at finalization, else today in
+        the tenant's time zone (the invoice's test clock's today, for a sandbox clock)."""
+        if on is None:
+            on = local_date(self.now_for(scope, invoice.test_clock_id), self.tenant(scope).timezone)
+        return invoice.taxed(self.tax.rates_for(scope, invoice, on))
 
     def create(self, scope: Scope, raw: Mapping[str, Any]) -> Invoice:
         """A one-off draft for a customer, with lines given by hand."""
@@ -310,7 +392,11 @@ class InvoiceService:
         def change(invoice: Invoice, now: str) -> Invoice | None:
             invoice.require_draft("refreshed")
             fresh = self._taxed(scope, invoice)
-            if fresh.lines == invoice.lines and fresh.tax_breakdown == invoice.tax_breakdown:
+            if (
+                fresh.lines == invoice.lines
+                and fresh.tax_breakdown == invoice.tax_breakdown
+                and fresh.tax_notes == invoice.tax_notes
+            ):
                 return None
             return fresh.touched(now)
 
@@ -343,11 +429,21 @@ class InvoiceService:
         return finalized
 
     def finalize_batch(
-        self, scope: Scope, invoice_ids: Sequence[str], at: str, *, if_version: int | None = None
+        self,
+        scope: Scope,
+        invoice_ids: Sequence[str],
+        at: str,
+        *,
+        if_version: int | None = None,
+        defer_without_rate: bool = False,
     ) -> Sequence[Invoice]:
         """Finalize the drafts among ``invoice_ids`` at ``at`` in one transaction with
         consecutive numbers; drafts already finalized or voided meanwhile are skipped. Returns
-        what this call finalized (a retry of a finished batch returns nothing)."""
+        what this call finalized (a retry of a finished batch returns nothing).
+
+        A converted draft whose rate cannot be pinned raises FxRateUnavailable (422); with
+        ``defer_without_rate`` (the billing cycle) it is left out, still a draft, and the
+        others are finalized."""
         tenant = self.tenant(scope)
         for attempt in range(FINALIZE_ATTEMPTS):
             drafts = []
@@ -359,15 +455,18 @@ class InvoiceService:
                 require_version(if_version, drafts[0].version)
             if not drafts:
                 return []
+            ready, rates = self._pinned_rates(scope, tenant, drafts, at, defer=defer_without_rate)
+            if not ready:
+                return []
             last = self.invoices.last_number(scope, INVOICE_SEQUENCE)
-            changes, events, credits = self._finalized(scope, tenant, drafts, last, at)
+            changes, events, credits = self._finalized(scope, tenant, ready, rates, last, at)
             try:
                 self.invoices.save(
                     scope,
                     changes,
                     events,
                     credits=credits,
-                    numbered=(INVOICE_SEQUENCE, last, last + len(drafts)),
+                    numbered=(INVOICE_SEQUENCE, last, last + len(ready)),
                 )
             except ConcurrentModification:
                 time.sleep(min(0.002 * (attempt + 1), 0.05))
@@ -375,8 +474,45 @@ class InvoiceService:
             return [after for _, after in changes]
         raise ConcurrentModification(detail="invoices are being finalized by many requests at once; retry")
 
+    def _pinned_rates(
+        self, scope: Scope, tenant: Tenant, drafts: Sequence[Invoice], at: str, *, defer: bool
+    ) -> tuple[Sequence[Invoice], dict[str, PinnedRate]]:
+        """The rate each converted draft is finalized at: the tenant's FX policy for the pair,
+        of the finalization date (or of the period's last day, for a ``period_end`` policy).
+        Drafts in their prices' currency need none. Without a rate: raise, or with ``defer``
+        leave the draft out (it stays a draft and is tried again later)."""
+        today = local_date(parse_time(at), tenant.timezone)
+        rates: dict[str, PinnedRate] = {}
+        waiting: set[str] = set()
+        for draft in drafts:
+            if draft.source_currency is None or draft.source_currency == draft.currency:
+                continue
+            try:
+                rates[draft.id] = self._rates(draft.source_currency, draft.currency).pin(
+                    scope,
+                    draft.source_currency,
+                    draft.currency,
+                    today,
+                    period_end=fx_period_end(draft.period_end, tenant.timezone, today),
+                )
+            except FxRateUnavailable as missing:
+                if not defer:
+                    raise
+                logger.warning(
+                    "invoice not finalized: no FX rate yet; a later run tries again",
+                    extra={"tenant_id": scope.tenant_id, "invoice_id": draft.id, "detail": missing.detail},
+                )
+                waiting.add(draft.id)
+        return [draft for draft in drafts if draft.id not in waiting], rates
+
     def _finalized(
-        self, scope: Scope, tenant: Tenant, drafts: Sequence[Invoice], last: int, at: str
+        self,
+        scope: Scope,
+        tenant: Tenant,
+        drafts: Sequence[Invoice],
+        rates: Mapping[str, PinnedRate],
+        last: int,
+        at: str,
     ) -> tuple[Sequence[tuple[Invoice | None, Invoice]], Sequence[EventEnvelope], Sequence[CreditEntry]]:
         today = local_date(parse_time(at), tenant.timezone)
         balances: dict[tuple[str, str], Money] = {}
@@ -384,7 +520,9 @@ class InvoiceService:
         events: list[EventEnvelope] = []
         entries: list[CreditEntry] = []
         for i, draft in enumerate(drafts):
-            taxed = self._taxed(scope, draft)
+            rate = rates.get(draft.id)
+            # Converted once more, from the lines' source amounts, at the rate pinned now.
+            taxed = self._taxed(scope, draft.converted(rate) if rate is not None else draft, today)
             key = (draft.customer_id, draft.currency)
             if key not in balances:
                 balances[key] = self.balances.balance(scope, draft.customer_id, draft.currency)
@@ -396,11 +534,16 @@ class InvoiceService:
             elif total.amount < 0:
                 balances[key] = balances[key] - total
             sequence = last + i + 1
+            fx: dict[str, Any] = (
+                rate.to_dict() if rate is not None else _same_currency_fx(draft.currency, today.isoformat())
+            )
+            if self.tax_currency is not None:
+                fx.update(self.tax_currency(scope, taxed, today) or {})
             finalized = taxed.finalize(
                 number=format_number(tenant.invoicing.invoice_number_format, sequence, today),
                 sequence=sequence,
                 credit_applied=applied,
-                fx=_same_currency_fx(draft.currency, today.isoformat()),
+                fx=fx,
                 today=today,
                 now=at,
             )
@@ -507,7 +650,7 @@ class InvoiceService:
 
 
 def _same_currency_fx(currency: str, on: str) -> dict[str, str]:
-    """The pinned conversion of an invoice in its prices' own currency (FX policies: issue 9)."""
+    """The pinned conversion of an invoice in its prices' own currency."""
     return {
         "base_currency": currency,
         "quote_currency": currency,

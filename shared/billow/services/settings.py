@@ -28,6 +28,26 @@ def settings_to_dict(tenant: Tenant) -> dict[str, Any]:
     }
 
 
+MAX_LOGO_BYTES = 100 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def logo_problem(encoded: str) -> str | None:
+    """Why a logo cannot go on documents, or None: base64 of a PNG of at most 100 KB."""
+    import base64
+    import binascii
+
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return "must be base64"
+    if not data.startswith(PNG_SIGNATURE):
+        return "must be a PNG image"
+    if len(data) > MAX_LOGO_BYTES:
+        return f"must be at most {MAX_LOGO_BYTES // 1024} KB"
+    return None
+
+
 @dataclass
 class SettingsService:
     tenants: TenantRepository
@@ -56,9 +76,14 @@ class SettingsService:
                     "/default_currency", f"'{raw['default_currency']}' is not an ISO 4217 currency code"
                 )
             )
+        branding_changes = dict(raw.get("branding") or {})
+        if branding_changes.get("logo_png") is not None:
+            problem = logo_problem(str(branding_changes["logo_png"]))
+            if problem:
+                errors.append(FieldError("/branding/logo_png", problem))
         if errors:
             raise ValidationFailed(detail="the settings are invalid", errors=errors)
-        invoicing = {
+        invoicing: dict[str, Any] = {
             k: v
             for k, v in raw.items()
             if k
@@ -67,11 +92,15 @@ class SettingsService:
                 "credit_note_number_format",
                 "payment_terms_days",
                 "invoice_grace_period_days",
+                "embed_einvoice_in_pdf",
             )
         }
 
         def decide(tenant: Tenant) -> Tenant | None:
-            settings = replace(tenant.invoicing, **invoicing)
+            changes = dict(invoicing)
+            if branding_changes:
+                changes["branding"] = replace(tenant.invoicing.branding, **branding_changes)
+            settings = replace(tenant.invoicing, **changes)
             fields = {k: raw[k] for k in ("timezone", "default_currency") if k in raw}
             if settings == tenant.invoicing and all(getattr(tenant, k) == v for k, v in fields.items()):
                 return None

@@ -315,10 +315,11 @@ class SubscriptionService:
             interval, interval_count = raw.get("interval") or "month", int(raw.get("interval_count") or 1)
         else:
             raise validation_failed("/plan_id", "give a plan_id or items")
-        if customer.currency is not None and customer.currency != currency:
-            raise validation_failed(
-                "/customer_id", f"the customer is billed in {customer.currency}, the prices are in {currency}"
-            )
+        if customer.currency is not None and customer.currency != currency and self.invoicing is not None:
+            # The subscription stays in its prices' currency; its invoices are in the customer's,
+            # converted (docs/fx.md). A pair without any rate is refused now (422
+            # fx_rate_unavailable), not at its first invoice.
+            self.invoicing.provisional_rate(scope, currency, customer.currency, now.date())
         if interval not in INTERVALS:
             raise validation_failed("/interval", f"must be one of {', '.join(INTERVALS)}")
         start = self._future_time(raw.get("start_at"), now, "/start_at") or now
@@ -540,7 +541,7 @@ class SubscriptionService:
         if not due:
             return
         try:
-            for invoice in self.invoicing.finalize_batch(scope, due, stamp):
+            for invoice in self.invoicing.finalize_batch(scope, due, stamp, defer_without_rate=True):
                 self.invoicing.collect(scope, invoice.id, stamp)
         except BillowError:
             logger.exception("finalizing an action's invoice failed; the billing cycle retries it")
@@ -1270,7 +1271,9 @@ class SubscriptionService:
                 break
             outcome = self.decide(scope, sub, step, step.at, preview=True)
             if outcome.invoices:
-                return outcome.invoices[0]
+                invoice = outcome.invoices[0]
+                # In the customer's currency, at the provisional rate, as its draft will be.
+                return self.invoicing.in_billing_currency(scope, invoice) if self.invoicing else invoice
             sub = outcome.after
         raise NotFound(detail=f"subscription {subscription_id} has no upcoming invoice")
 

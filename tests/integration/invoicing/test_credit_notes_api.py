@@ -93,7 +93,7 @@ def test_a_full_credit_by_lines_offsets_the_invoice_and_pays_it(
         (widget, "Widget", money("59.97")),
         (setup, "Setup", money("40.00")),
     ]
-    assert all(x["tax_rate"]["category"] == "Z" for x in note["lines"])
+    assert all(x["tax_rate"]["category"] == "O" for x in note["lines"])  # no tax profile: no tax
     assert (note["subtotal"], note["tax_total"], note["total"]) == (
         money("99.97"),
         money("0.00"),
@@ -101,11 +101,16 @@ def test_a_full_credit_by_lines_offsets_the_invoice_and_pays_it(
     )
     assert note["tax_breakdown"] == [
         {
-            "category": "Z",
+            "category": "O",
             "rate": "0",
             "taxable_amount": money("99.97"),
             "amount": money("0.00"),
-            "exemption_reason": None,
+            "exemption_reason": "Not subject to VAT",
+            "exemption_reason_code": "VATEX-EU-O",
+            "tax_type": "vat",
+            "jurisdiction": None,
+            "compound": False,
+            "name": "Not subject to VAT",
         }
     ]
     assert (note["memo"], note["metadata"], note["created_at"]) == ("Billed twice", {"ticket": "T-1"}, NOW)

@@ -32,7 +32,16 @@ from tests.integration.invoicing.conftest import (
 from tests.support.api_client import ApiClient
 from tests.support.subscriptions import Catalog, advance, events_of, new_customer, subscribe
 
-ZERO_RATE = {"category": "Z", "rate": "0", "exemption_reason": None}
+# A tenant without a tax profile charges no tax: outside the scope of VAT (docs/tax.md).
+ZERO_RATE = {"category": "O", "rate": "0", "exemption_reason": "Not subject to VAT"}
+OUTSIDE_SCOPE_GROUP = {
+    **ZERO_RATE,
+    "exemption_reason_code": "VATEX-EU-O",
+    "tax_type": "vat",
+    "jurisdiction": None,
+    "compound": False,
+    "name": "Not subject to VAT",
+}
 SAME_CURRENCY_FX = {
     "base_currency": "EUR",
     "quote_currency": "EUR",
@@ -81,7 +90,7 @@ def test_a_one_off_draft_totals_its_lines_to_the_cent(api: ApiClient, customer: 
     assert invoice["amount_due"] == money("62.85")
     assert invoice["amount_remaining"] == money("62.85")
     assert invoice["tax_breakdown"] == [
-        {**ZERO_RATE, "taxable_amount": money("62.85"), "amount": money("0.00")}
+        {**OUTSIDE_SCOPE_GROUP, "taxable_amount": money("62.85"), "amount": money("0.00")}
     ]
     assert (invoice["status"], invoice["type"], invoice["billing_reason"]) == ("draft", "one_off", "manual")
     assert invoice["number"] is None
@@ -186,7 +195,7 @@ def test_finalizing_numbers_the_invoice_pins_tax_and_fx_and_sets_the_due_date(
     assert invoice["due_date"] == "2026-03-29"  # 2026-03-15 + 14 days
     assert invoice["fx"] == SAME_CURRENCY_FX
     assert invoice["tax_breakdown"] == [
-        {**ZERO_RATE, "taxable_amount": money("59.97"), "amount": money("0.00")}
+        {**OUTSIDE_SCOPE_GROUP, "taxable_amount": money("59.97"), "amount": money("0.00")}
     ]
     assert invoice["lines"][0]["tax_rate"] == ZERO_RATE
     assert (invoice["total"], invoice["amount_due"], invoice["amount_remaining"]) == (money("59.97"),) * 3

@@ -45,6 +45,9 @@ class _CustomerFields(StrictModel):
     locale: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = None
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
     billing_model: Literal["prepaid", "postpaid", "hybrid"] | None = None
+    tax_exempt: Literal["none", "exempt", "reverse"] | None = Field(
+        default=None, description="exempt: no tax; reverse: the buyer accounts for VAT (reverse charge)"
+    )
     custom_fields: Annotated[dict[str, Any], Field(max_length=50)] | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     metadata: Metadata | None = None
@@ -75,5 +78,5 @@ class CustomerMerge(StrictModel):
 
 # Fields whose null means "not set" and which may therefore not be cleared.
 NOT_NULLABLE = frozenset(
-    {"name", "type", "locale", "billing_model", "tags", "metadata", "custom_fields", "tax_ids"}
+    {"name", "type", "locale", "billing_model", "tax_exempt", "tags", "metadata", "custom_fields", "tax_ids"}
 )

@@ -74,6 +74,15 @@ class CreditNoteCreate(StrictModel):
     metadata: Metadata = Field(default_factory=dict)
 
 
+class BrandingIn(StrictModel):
+    primary_color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
+    accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
+    footer_text: Annotated[str, StringConstraints(max_length=300)] | None = None
+    logo_png: Annotated[str, StringConstraints(max_length=140_000)] | None = Field(
+        default=None, description="a PNG logo, base64, at most 100 KB; null removes it"
+    )
+
+
 class SettingsUpdate(StrictModel):
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     default_currency: Currency | None = None
@@ -81,3 +90,7 @@ class SettingsUpdate(StrictModel):
     credit_note_number_format: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
     invoice_grace_period_days: Annotated[int, Field(ge=0, le=30)] | None = None
+    branding: BrandingIn | None = None
+    embed_einvoice_in_pdf: bool | None = Field(
+        default=None, description="invoice PDFs as PDF/A-3b with their CII XML inside (ZUGFeRD / Factur-X)"
+    )

@@ -227,7 +227,11 @@ def get_settings_route() -> Response[str]:
     return single(settings_to_dict(container().settings.get(_scope())))
 
 
-@router.patch("/settings", tags=["Settings"], summary="Change invoice numbering, payment terms, grace period")
+@router.patch(
+    "/settings",
+    tags=["Settings"],
+    summary="Change invoice numbering, payment terms, grace period, document branding",
+)
 def update_settings(settings: Annotated[SettingsUpdate, Body(embed=False)]) -> Response[str]:
     from billow.services.settings import settings_to_dict
 
@@ -239,8 +243,11 @@ def update_settings(settings: Annotated[SettingsUpdate, Body(embed=False)]) -> R
             "credit_note_number_format",
             "payment_terms_days",
             "invoice_grace_period_days",
+            "embed_einvoice_in_pdf",
         ),
     )
+    if settings.branding is not None:
+        changes["branding"] = settings.branding.model_dump(exclude_unset=True)
     return single(settings_to_dict(container().settings.update(_scope(), changes, if_match())))
 
 

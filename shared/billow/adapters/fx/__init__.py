@@ -1,0 +1,1 @@
+"""Sources of foreign exchange reference rates (the ECB's euro reference rates)."""
