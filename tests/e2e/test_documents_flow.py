@@ -107,6 +107,27 @@ def fetch(url: str) -> bytes:
         return body
 
 
+def test_documents_are_rendered_by_the_documents_function(http: Http, stack: RunningStack) -> None:
+    """The local API asks DocumentsFunction through Lambda's Invoke, as in AWS; its refusal
+    (an invoice XRechnung cannot describe) comes back as the same problem."""
+    assert http.request("PUT", "/v1/tax/profile", SELLER).status in (200, 201)
+    customer = http.post_data("/v1/customers", {"name": "No reference GmbH", "currency": "EUR"})
+    draft = http.post_data(
+        "/v1/invoices",
+        {"customer_id": customer["id"], "lines": [{"description": "Platform", "unit_amount": "10.00"}]},
+    )
+    invoice = http.post_data(f"/v1/invoices/{draft['id']}/finalize", None, status=200)
+
+    refused = http.request("GET", f"/v1/invoices/{invoice['id']}/e-invoice")
+    pdf = http.get_data(f"/v1/invoices/{invoice['id']}/pdf")
+
+    assert refused.status == 422, refused.body
+    assert refused.code == "einvoice_incomplete"
+    assert "/business_terms/BT-10" in {e["pointer"] for e in refused.json()["errors"]}
+    assert fetch(pdf["url"]).startswith(b"%PDF")
+    assert "DocumentsFunction" in stack.state()["env"].get("BILLOW_DOCUMENTS_FUNCTION", "")
+
+
 def test_a_branded_pdf_and_xrechnung_ubl_and_cii_of_each_case(http: Http, validator: Any) -> None:
     assert http.request("PUT", "/v1/tax/profile", SELLER).status in (200, 201)
     branding = {"primary_color": "#0F766E", "footer_text": "Wolkig Software GmbH, Berlin"}

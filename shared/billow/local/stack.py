@@ -17,8 +17,9 @@ adds about two more, moto's ASL parser being slow to import):
 2. serialises moto's DynamoDB (billow.local.dynamodb_serial) and installs lambda_hook, so
    that invoking a function runs its handler in this process;
 3. provisions the template's resources (provision.py);
-4. puts the resolved ``Globals.Function.Environment`` into ``os.environ`` (secrets resolved)
-   and calls ``billow.settings.reset_settings()``;
+4. puts the resolved ``Globals.Function.Environment`` into ``os.environ`` (secrets resolved),
+   and the API function's own variables (``BILLOW_DOCUMENTS_FUNCTION``: the API asks the
+   documents function through Lambda, as in AWS), and calls ``billow.settings.reset_settings()``;
 5. starts the ticker for the template's schedules (unless ``ticker=False``).
 
 ``stop()`` undoes all of it, environment variables included, so tests can start and stop
@@ -133,6 +134,7 @@ class LocalAws:
                 endpoint_url=self.endpoint_url,
             )
             self._apply_env(self._stack.environment)
+            self._apply_env(self._api_environment(self._stack))
             if self._use_ticker:
                 self.ticker = Ticker(self._stack.schedules, tick_seconds=self._tick_seconds)
                 self.ticker.start()
@@ -193,6 +195,16 @@ class LocalAws:
         return boto3.session.Session(region_name=self.region).client(  # type: ignore[call-overload]
             service_name, endpoint_url=self.endpoint_url
         )
+
+    @staticmethod
+    def _api_environment(stack: ProvisionedStack) -> dict[str, str]:
+        """The API function's own variables beyond the Globals (BILLOW_DOCUMENTS_FUNCTION):
+        the local HTTP API runs in this process, and with them it asks the documents function
+        through Lambda's Invoke (moto, then the hook) as it does in AWS."""
+        api = stack.functions.get("ApiFunction")
+        if api is None:
+            return {}
+        return {k: v for k, v in api.environment.items() if k not in stack.environment}
 
     def _apply_env(self, values: Mapping[str, str]) -> None:
         self._env.apply(values)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 # Bump when a renderer's output changes, so documents stored before are rendered again.
 RENDERER_VERSION = "1"
 LINK_SECONDS = 15 * 60
+PREVIEW_PREFIX = "previews/"
 EXTENSIONS = {"pdf": "pdf", "ubl": "xml", "cii": "xml"}
 Renderer = Callable[[BillingDocument], bytes]
 
@@ -136,8 +137,11 @@ class DocumentAssembler:
         suffix = "" if request.format == "pdf" else f"-{request.format}"
         scope = request.scope
         mode = "live" if scope.livemode else "test"
+        # A draft's preview changes with every edit: previews live under their own prefix,
+        # which the bucket's lifecycle rule empties after a day (template.yaml).
+        prefix = PREVIEW_PREFIX if document.number == DRAFT_NUMBER else ""
         return StoredDocument(
-            key=f"{scope.tenant_id}/{mode}/{request.source}/{request.source_id}/{digest[:32]}.{extension}",
+            key=f"{prefix}{scope.tenant_id}/{mode}/{request.source}/{request.source_id}/{digest[:32]}.{extension}",
             file_name=f"{document.number}{suffix}.{extension}",
             content_type=CONTENT_TYPES[request.format],
             size=0,

@@ -35,12 +35,21 @@ class RatePinning(Protocol):
     def pin(self, scope: Scope, base_currency: str, quote_currency: str, on: date) -> PinnedRate: ...
 
 
+# Euro adoptions newer than the CLDR data of the pinned babel (2.18 still names BGN).
+EURO_ADOPTIONS = {"BG": date(2026, 1, 1)}
+
+
 def national_currency(country: str, on: date) -> str | None:
     """The legal tender of ``country`` on ``on`` (CLDR's data through babel)."""
     from babel.numbers import get_territory_currencies
 
+    adopted = EURO_ADOPTIONS.get(country)
+    if adopted is not None and on >= adopted:
+        return "EUR"
     currencies = get_territory_currencies(country, start_date=on, end_date=on, tender=True)
-    return str(currencies[0]) if currencies else None
+    # During a changeover both are tender (kuna and euro in January 2023): the newer one, last
+    # in CLDR's order, is the currency VAT is declared in.
+    return str(currencies[-1]) if currencies else None
 
 
 @dataclass

@@ -188,9 +188,11 @@ def test_a_draft_has_a_preview_pdf_but_no_e_invoice(
         "/v1/invoices", {"customer_id": buyer, "lines": [{"description": "Platform", "unit_amount": "10.00"}]}
     ).data
 
-    preview = download(link(api, f"/v1/invoices/{draft['id']}/pdf"))
+    found = link(api, f"/v1/invoices/{draft['id']}/pdf")
+    preview = download(found)
     refused = api.get(f"/v1/invoices/{draft['id']}/e-invoice")
 
+    assert "/previews/" in found["url"]  # kept a day (the bucket's lifecycle rule)
     assert "DRAFT" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(preview)).pages)
     assert_problem(refused, 409, "invalid_state_transition")
 
