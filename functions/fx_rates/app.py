@@ -16,19 +16,17 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billow.api.container import container
+from billow.services.scheduled_refresh import run_scheduled_refresh
 
 logger = Logger(service="billow")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    force = isinstance(event, dict) and event.get("force") is True
-    try:
-        result = container().fx.refresh_if_due(force=force)
-    except Exception:
-        logger.exception("reference rates refresh failed; the rates held are kept")
-        raise
-    summary = result.to_dict()
-    if result.skipped is None:
-        logger.info("reference rates refreshed", extra=summary)
-    return summary
+    return run_scheduled_refresh(
+        event,
+        lambda force: container().fx.refresh_if_due(force=force),
+        logger=logger,
+        what="reference rates",
+        kept="the rates held are kept",
+    )

@@ -15,19 +15,17 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billow.api.container import container
+from billow.services.scheduled_refresh import run_scheduled_refresh
 
 logger = Logger(service="billow")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    force = isinstance(event, dict) and event.get("force") is True
-    try:
-        result = container().eu_vat_rates.refresh_if_due(force=force)
-    except Exception:
-        logger.exception("EU VAT rates refresh failed; the table in use is kept")
-        raise
-    summary = result.to_dict()
-    if result.skipped is None:
-        logger.info("EU VAT rates refreshed", extra=summary)
-    return summary
+    return run_scheduled_refresh(
+        event,
+        lambda force: container().eu_vat_rates.refresh_if_due(force=force),
+        logger=logger,
+        what="EU VAT rates",
+        kept="the table in use is kept",
+    )

@@ -141,8 +141,8 @@ def sepa_direct_debit(number: str) -> PaymentInstructions:
 def line(
     line_id: str,
     name: str,
-    quantity: str | int,
-    unit_price: str,
+    quantity: str | int | Decimal,
+    unit_price: str | Decimal,
     *,
     category: str = "S",
     rate: str | int = 19,
@@ -199,10 +199,14 @@ def vat_groups(lines: Iterable[DocumentLine]) -> tuple[VatGroup, ...]:
 
 
 def totals(
-    lines: Iterable[DocumentLine], groups: Iterable[VatGroup], prepaid: Decimal = Decimal(0)
+    lines: Iterable[DocumentLine],
+    groups: Iterable[VatGroup],
+    prepaid: Decimal = Decimal(0),
+    other_taxes: Iterable[OtherTax] = (),
 ) -> Totals:
     line_total = sum((item.net_amount for item in lines), Decimal(0))
     tax = sum((group.tax_amount for group in groups), Decimal(0))
+    tax += sum((other.tax_amount for other in other_taxes), Decimal(0))
     return Totals(
         line_total=line_total,
         tax_exclusive=line_total,
@@ -417,13 +421,7 @@ def with_sales_tax() -> BillingDocument:
         taxable_amount=taxable,
         tax_amount=round_half_up(taxable * rate / HUNDRED),
     )
-    tax_total = doc.totals.tax_total + tax.tax_amount
-    doc_totals = replace(
-        doc.totals,
-        tax_total=tax_total,
-        tax_inclusive=doc.totals.tax_exclusive + tax_total,
-        payable=doc.totals.tax_exclusive + tax_total - doc.totals.prepaid,
-    )
+    doc_totals = totals(doc.lines, doc.vat_groups, doc.totals.prepaid, (tax,))
     return replace(doc, number="RE-2025-0111", other_taxes=(tax,), totals=doc_totals)
 
 

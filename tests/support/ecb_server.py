@@ -23,18 +23,11 @@ the paths asked for.
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 
-from tests.support.background_http import serve_in_background, shut_down
+from tests.support.background_http import Answer, AppHTTPServer, LocalHttpServer, QuietHandler
 
 PATH = "/stats/eurofxref"
 DAILY = "eurofxref-daily.xml"
@@ -76,92 +69,38 @@ def eurofxref_xml(days: Days) -> bytes:
     return "\n".join(lines).encode()
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    content_type: str
-
-
-def _error_page(status: int) -> _Answer:
+def _error_page(status: int) -> Answer:
     page = f"<html><head><title>{status}</title></head><body><h1>Service unavailable</h1></body></html>"
-    return _Answer(status, page.encode(), "text/html; charset=utf-8")
+    return Answer(status, page.encode(), "text/html; charset=utf-8")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, ecb: EcbServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.ecb = ecb
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a timeout test) is expected, not an error.
-        if isinstance(sys.exc_info()[1], ConnectionError | socket.timeout):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
+class _Handler(QuietHandler):
+    server: AppHTTPServer[EcbServer]
 
     def do_GET(self) -> None:
-        answer, delay = self.server.ecb.answer(self.path)
-        if delay:
-            time.sleep(delay)
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-        except ConnectionError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
+        self.send_answer(*self.server.app.answer(self.path))
 
 
-class EcbServer:
+class EcbServer(LocalHttpServer):
     """A threaded local ECB on 127.0.0.1 (a free port), used as a context manager."""
 
+    handler = _Handler
+    name = "the ECB server"
+
     def __init__(self, days: Days | None = None) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._days: dict[date, dict[str, str]] = {}
         self.set_days(SAMPLE_DAYS if days is None else days)
         self._failures: list[int] = []
         self._delays: list[float] = []
-        self._raw: list[_Answer] = []
+        self._raw: list[Answer] = []
         self._requests: list[str] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> EcbServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = serve_in_background(self._httpd)
-        return self
-
-    def stop(self) -> None:
-        shut_down(self._httpd, self._thread)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> EcbServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The base URL of the files, like ``https://www.ecb.europa.eu/stats/eurofxref``."""
-        if self._httpd is None:
-            raise RuntimeError("the ECB server is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}{PATH}"
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     # -- test controls ------------------------------------------------------------------
 
@@ -179,7 +118,7 @@ class EcbServer:
 
     def answer_raw_next(self, body: bytes, status: int = 200, content_type: str = "text/xml") -> None:
         with self._lock:
-            self._raw.append(_Answer(status, body, content_type))
+            self._raw.append(Answer(status, body, content_type))
 
     @property
     def requests(self) -> list[str]:
@@ -188,7 +127,7 @@ class EcbServer:
 
     # -- serving --------------------------------------------------------------------------
 
-    def answer(self, path: str) -> tuple[_Answer, float]:
+    def answer(self, path: str) -> tuple[Answer, float]:
         with self._lock:
             self._requests.append(path)
             delay = self._delays.pop(0) if self._delays else 0.0
@@ -199,9 +138,9 @@ class EcbServer:
             days = dict(self._days)
         if path == f"{PATH}/{DAILY}" and days:
             newest = max(days)
-            return _Answer(200, eurofxref_xml({newest: days[newest]}), "text/xml"), delay
+            return Answer(200, eurofxref_xml({newest: days[newest]}), "text/xml"), delay
         if path == f"{PATH}/{NINETY_DAYS}" and days:
             newest = max(days)
             recent = {d: r for d, r in days.items() if newest - d <= timedelta(days=90)}
-            return _Answer(200, eurofxref_xml(recent), "text/xml"), delay
-        return _Answer(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html"), delay
+            return Answer(200, eurofxref_xml(recent), "text/xml"), delay
+        return Answer(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html"), delay

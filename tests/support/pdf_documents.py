@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from PIL import Image, ImageDraw
@@ -25,11 +26,9 @@ from billow.domain.billing_document import (
     OtherTax,
     Party,
     PaymentInstructions,
-    Totals,
-    VatGroup,
 )
+from tests.support import document_cases as cases
 
-CENT = Decimal("0.01")
 NUMBER = "INV-2025-000042"
 SELLER_NAME = "Acme Cloud GmbH"
 BUYER_NAME = "Müller & Söhne Logistique SARL"
@@ -65,52 +64,30 @@ def make_document(
     logo_png: bytes | None = None,
     footer_text: str | None = FOOTER,
 ) -> BillingDocument:
-    """An invoice with ``lines`` lines (or one line per entry of ``amounts``)."""
+    """An invoice with ``lines`` lines (or one line per entry of ``amounts``, in cents)."""
     document_lines = _lines(lines, amounts, first_line_name, "AE" if reverse_charge else "S")
-    line_total = sum((line.net_amount for line in document_lines), Decimal(0))
-    if reverse_charge:
-        vat_groups = (
-            VatGroup(
-                "AE",
-                Decimal(0),
-                line_total,
-                Decimal("0.00"),
-                exemption_reason="Reverse charge",
-                exemption_reason_code="VATEX-EU-AE",
-            ),
-        )
-    else:
-        vat = (line_total * Decimal("0.19")).quantize(CENT, ROUND_HALF_UP)
-        vat_groups = (VatGroup("S", Decimal(19), line_total, vat),)
+    vat_groups = cases.vat_groups(document_lines)
     other_taxes: tuple[OtherTax, ...] = ()
     if other_tax:
+        line_total = sum((line.net_amount for line in document_lines), Decimal(0))
         other_taxes = (
             OtherTax(
                 "Sales tax (US-CA)",
                 Decimal("7.25"),
                 line_total,
-                (line_total * Decimal("0.0725")).quantize(CENT, ROUND_HALF_UP),
+                cases.round_half_up(line_total * Decimal("0.0725")),
             ),
         )
-    tax_total = sum((g.tax_amount for g in vat_groups), Decimal(0)) + sum(
-        (t.tax_amount for t in other_taxes), Decimal(0)
-    )
-    tax_inclusive = line_total + tax_total
-    totals = Totals(
-        line_total=line_total,
-        tax_exclusive=line_total,
-        tax_total=tax_total,
-        tax_inclusive=tax_inclusive,
-        prepaid=prepaid,
-        payable=tax_inclusive - prepaid,
+    totals = replace(
+        cases.totals(document_lines, vat_groups, prepaid, other_taxes),
         tax_total_in_tax_currency=(
-            (vat_groups[0].tax_amount * Decimal("0.92")).quantize(CENT) if tax_currency else None
+            (vat_groups[0].tax_amount * Decimal("0.92")).quantize(cases.CENT) if tax_currency else None
         ),
     )
     return BillingDocument(
         kind=kind,
         number=NUMBER,
-        issue_date=date(2025, 4, 1),
+        issue_date=cases.ISSUED,
         currency=currency,
         seller=Party(
             name=SELLER_NAME,
@@ -133,8 +110,8 @@ def make_document(
         tax_currency=tax_currency,
         buyer_reference="04011000-12345-67",
         order_reference="PO-7781",
-        period_start=date(2025, 3, 1),
-        period_end=date(2025, 3, 31),
+        period_start=cases.PERIOD_START,
+        period_end=cases.PERIOD_END,
         preceding_invoice_number="INV-2025-000017" if kind == "credit_note" else None,
         preceding_invoice_date=date(2025, 3, 1) if kind == "credit_note" else None,
         notes=(REVERSE_CHARGE_NOTE,) if reverse_charge else (),
@@ -154,32 +131,22 @@ def make_document(
 def _lines(
     count: int, amounts: Sequence[Decimal] | None, first_name: str | None, category: str
 ) -> tuple[DocumentLine, ...]:
-    rate = Decimal(0) if category == "AE" else Decimal(19)
-    result: list[DocumentLine] = []
     if amounts is not None:
-        specs = [(Decimal(1), amount, amount) for amount in amounts]
+        specs = [(Decimal(1), amount) for amount in amounts]
     else:
-        specs = []
-        for index in range(count):
-            quantity = Decimal(1000 + 37 * index)
-            unit_price = Decimal("0.0015")
-            specs.append((quantity, unit_price, (quantity * unit_price).quantize(CENT, ROUND_HALF_UP)))
-    for index, (quantity, unit_price, net) in enumerate(specs):
-        result.append(
-            DocumentLine(
-                id=str(index + 1),
-                name=first_name if index == 0 and first_name else line_name(index),
-                quantity=quantity,
-                unit_price=unit_price,
-                net_amount=net,
-                vat_category=category,
-                vat_rate=rate,
-                description="Metered usage, billed in arrears" if index % 3 == 0 else None,
-                period_start=date(2025, 3, 1),
-                period_end=date(2025, 3, 31),
-            )
+        specs = [(Decimal(1000 + 37 * index), Decimal("0.0015")) for index in range(count)]
+    return tuple(
+        cases.line(
+            str(index + 1),
+            first_name if index == 0 and first_name else line_name(index),
+            quantity,
+            unit_price,
+            category=category,
+            rate=0 if category == "AE" else 19,
+            description="Metered usage, billed in arrears" if index % 3 == 0 else None,
         )
-    return tuple(result)
+        for index, (quantity, unit_price) in enumerate(specs)
+    )
 
 
 def _payment(kind: Payment) -> PaymentInstructions | None:

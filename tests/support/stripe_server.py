@@ -64,19 +64,15 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import string
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.support.background_http import serve_in_background, shut_down
+from tests.support.background_http import Answer, AppHTTPServer, LocalHttpServer, QuietHandler
 
 Json = dict[str, Any]
 
@@ -243,27 +239,8 @@ def _masked(key: str) -> str:
     return key[:8] + "*" * max(len(key) - 12, 0) + key[-4:]
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 64  # 16 clients connecting at once must not wait for SYN retries
-
-    def __init__(self, stripe: StripeServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.stripe = stripe
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a timeout test) is expected, not an error.
-        if isinstance(sys.exc_info()[1], ConnectionError | socket.timeout):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    # Buffered, so headers and body leave in one segment (no Nagle and delayed-ACK stall).
-    wbufsize = -1
+class _Handler(QuietHandler):
+    server: AppHTTPServer[StripeServer]
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -275,26 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         headers = {name.lower(): value for name, value in self.headers.items()}
-        response, delay = self.server.stripe.handle(method, self.path, headers, body)
+        response, delay = self.server.app.handle(method, self.path, headers, body)
         if delay:
-            time.sleep(delay)
+            time.sleep(delay)  # before serializing: the answer shows the objects as they are then
         payload = json.dumps(response.body, indent=2).encode()
-        try:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except ConnectionError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
+        self.send_answer(Answer(response.status, payload, "application/json"), headers=response.headers)
 
 
 @dataclass
@@ -313,8 +277,12 @@ class _AfterCharge:
     replayed: bool
 
 
-class StripeServer:
+class StripeServer(LocalHttpServer):
     """A threaded local Stripe API on 127.0.0.1 (a free port), used as a context manager."""
+
+    handler = _Handler
+    name = "the Stripe server"
+    queue_size = 64  # 16 clients connecting at once must not wait for SYN retries
 
     def __init__(
         self,
@@ -323,6 +291,7 @@ class StripeServer:
         api_keys: Iterable[str] | None = None,
         api_version: str = API_VERSION,
     ) -> None:
+        super().__init__()
         self.webhook_secret = webhook_secret
         self.api_version = api_version
         self._api_keys = frozenset(api_keys) if api_keys is not None else None
@@ -341,33 +310,10 @@ class StripeServer:
         self._holds: list[float] = []
         self._requests: list[RecordedRequest] = []
         self.events: list[Json] = []  # every event built, as sent
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> StripeServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = serve_in_background(self._httpd)
-        return self
-
-    def stop(self) -> None:
-        shut_down(self._httpd, self._thread)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> StripeServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the Stripe server is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- test controls --------------------------------------------------------------------
 

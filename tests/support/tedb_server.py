@@ -33,21 +33,15 @@ what each request asked (``TedbRequest``: codes, dates, SOAPAction).
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
-import time
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree  # type: ignore[import-untyped]
 
 from billow.domain.eu_vat import EuVatRates, MemberStateRates, vat_prefix
-from tests.support.background_http import serve_in_background, shut_down
+from tests.support.background_http import Answer, AppHTTPServer, LocalHttpServer, QuietHandler
 
 PATH = "/taxation_customs/tedb/ws"
 SERVICE = "/VatRetrievalService"
@@ -70,11 +64,8 @@ class TedbRequest:
     soap_action: str | None
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    content_type: str = "text/xml; charset=UTF-8"
+def _xml(status: int, body: bytes) -> Answer:
+    return Answer(status, body, "text/xml; charset=UTF-8")
 
 
 def _number(value: Decimal) -> str:
@@ -239,88 +230,40 @@ def parse_request(body: bytes, soap_action: str | None) -> TedbRequest | None:
     return TedbRequest(codes, text("situationOn"), text("from"), text("to"), soap_action)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, tedb: TedbServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.tedb = tedb
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a timeout test) is expected, not an error.
-        if isinstance(sys.exc_info()[1], ConnectionError | socket.timeout):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
+class _Handler(QuietHandler):
+    server: AppHTTPServer[TedbServer]
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        answer, delay = self.server.tedb.answer(self.path, body, self.headers.get("SOAPAction"))
-        if delay:
-            time.sleep(delay)
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-        except ConnectionError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
+        body = self.read_body()
+        self.send_answer(*self.server.app.answer(self.path, body, self.headers.get("SOAPAction")))
 
 
-class TedbServer:
+class TedbServer(LocalHttpServer):
     """A threaded local TEDB web service on 127.0.0.1 (a free port), used as a context manager."""
 
+    handler = _Handler
+    name = "the TEDB server"
+
     def __init__(self, rates: EuVatRates, *, territories: bool = True) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self.rates = rates
         self.territories = territories
-        self._failures: list[_Answer] = []
+        self._failures: list[Answer] = []
         self._delays: list[float] = []
         self._requests: list[TedbRequest | None] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> TedbServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = serve_in_background(self._httpd)
-        return self
-
-    def stop(self) -> None:
-        shut_down(self._httpd, self._thread)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> TedbServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The web service's base URL, like ``https://ec.europa.eu/taxation_customs/tedb/ws``."""
-        if self._httpd is None:
-            raise RuntimeError("the TEDB server is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}{PATH}"
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     # -- test controls ------------------------------------------------------------------
 
     def fail_next(self, status: int = 503, count: int = 1) -> None:
         page = f"<html><body><h1>{status}</h1></body></html>".encode()
         with self._lock:
-            self._failures.extend([_Answer(status, page, "text/html")] * count)
+            self._failures.extend([Answer(status, page, "text/html")] * count)
 
     def delay_next(self, seconds: float) -> None:
         with self._lock:
@@ -328,7 +271,7 @@ class TedbServer:
 
     def answer_raw_next(self, body: bytes, status: int = 200, content_type: str = "text/xml") -> None:
         with self._lock:
-            self._failures.append(_Answer(status, body, content_type))
+            self._failures.append(Answer(status, body, content_type))
 
     @property
     def requests(self) -> list[TedbRequest | None]:
@@ -337,7 +280,7 @@ class TedbServer:
 
     # -- serving --------------------------------------------------------------------------
 
-    def answer(self, path: str, body: bytes, soap_action: str | None) -> tuple[_Answer, float]:
+    def answer(self, path: str, body: bytes, soap_action: str | None) -> tuple[Answer, float]:
         request = parse_request(body, soap_action)
         with self._lock:
             self._requests.append(request)
@@ -345,19 +288,19 @@ class TedbServer:
             if self._failures:
                 return self._failures.pop(0), delay
         if path != PATH + SERVICE:
-            return _Answer(404, b"<html><body>Not Found</body></html>", "text/html"), delay
+            return Answer(404, b"<html><body>Not Found</body></html>", "text/html"), delay
         if request is None or not request.iso_codes:
             fault = fault_document(
                 "TEDB-ERR-1 - Request is not well formed", [("00001", "Unreadable request")]
             )
-            return _Answer(500, fault), delay
+            return _xml(500, fault), delay
         unknown = [c for c in request.iso_codes if c not in TEDB_CODES]
         if unknown:
             errors = [("00002", f'The Member State "{c}" does not exist.') for c in unknown]
-            return _Answer(500, fault_document("TEDB-ERR-2 - Request is not valid", errors)), delay
+            return _xml(500, fault_document("TEDB-ERR-2 - Request is not valid", errors)), delay
         by_prefix = {vat_prefix(country): rates for country, rates in self.rates.states.items()}
         results: list[str] = []
         for code in request.iso_codes:
             if code in by_prefix:
                 results += state_results(by_prefix[code], territories=self.territories)
-        return _Answer(200, answer_document(results)), delay
+        return _xml(200, answer_document(results)), delay

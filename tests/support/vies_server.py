@@ -39,19 +39,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import socket
 import string
-import sys
 import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-from tests.support.background_http import serve_in_background, shut_down
+from tests.support.background_http import Answer, AppHTTPServer, LocalHttpServer, QuietHandler
 
 PATH = "/taxation_customs/vies/rest-api"
 UNDISCLOSED = "---"
@@ -86,99 +80,39 @@ def _normal_id(vat_id: str) -> str:
     return "EL" + compact[2:] if compact.startswith("GR") else compact
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
+def _json(status: int, data: Mapping[str, Any]) -> Answer:
+    return Answer(status, json.dumps(data, indent=2).encode(), "application/json")
 
 
-def _json(status: int, data: Mapping[str, Any]) -> _Answer:
-    return _Answer(status, json.dumps(data, indent=2).encode())
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, vies: ViesServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.vies = vies
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up waiting (a timeout test) is expected, not an error.
-        if isinstance(sys.exc_info()[1], ConnectionError | socket.timeout):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
+class _Handler(QuietHandler):
+    server: AppHTTPServer[ViesServer]
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        answer, delay = self.server.vies.answer("POST", self.path, body)
-        self._send(answer, delay)
+        self.send_answer(*self.server.app.answer("POST", self.path, self.read_body()))
 
     def do_GET(self) -> None:
-        answer, delay = self.server.vies.answer("GET", self.path, b"")
-        self._send(answer, delay)
-
-    def _send(self, answer: _Answer, delay: float) -> None:
-        if delay:
-            time.sleep(delay)
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-        except ConnectionError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
+        self.send_answer(*self.server.app.answer("GET", self.path, b""))
 
 
-class ViesServer:
+class ViesServer(LocalHttpServer):
     """A threaded local VIES REST API on 127.0.0.1 (a free port), used as a context manager."""
 
+    handler = _Handler
+    name = "the VIES server"
+
     def __init__(self, registered: Mapping[str, Trader] | None = None) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._registered = {_normal_id(k): v for k, v in (registered or {}).items()}
         self._unavailable: set[str] = set()
-        self._failures: list[_Answer] = []
+        self._failures: list[Answer] = []
         self._delays: list[float] = []
         self._requests: list[Any] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ViesServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = serve_in_background(self._httpd)
-        return self
-
-    def stop(self) -> None:
-        shut_down(self._httpd, self._thread)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> ViesServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The REST API's base URL, like ``https://ec.europa.eu/taxation_customs/vies/rest-api``."""
-        if self._httpd is None:
-            raise RuntimeError("the VIES server is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}{PATH}"
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     # -- test controls ------------------------------------------------------------------
 
@@ -197,7 +131,7 @@ class ViesServer:
     def fail_http_next(self, status: int = 500, count: int = 1) -> None:
         page = f"<html><body><h1>{status} Internal Server Error</h1></body></html>".encode()
         with self._lock:
-            self._failures.extend([_Answer(status, page, "text/html")] * count)
+            self._failures.extend([Answer(status, page, "text/html")] * count)
 
     def delay_next(self, seconds: float) -> None:
         with self._lock:
@@ -205,7 +139,7 @@ class ViesServer:
 
     def answer_raw_next(self, body: bytes, status: int = 200, content_type: str = "application/json") -> None:
         with self._lock:
-            self._failures.append(_Answer(status, body, content_type))
+            self._failures.append(Answer(status, body, content_type))
 
     @property
     def requests(self) -> list[Any]:
@@ -219,7 +153,7 @@ class ViesServer:
 
     # -- serving --------------------------------------------------------------------------
 
-    def answer(self, method: str, path: str, raw: bytes) -> tuple[_Answer, float]:
+    def answer(self, method: str, path: str, raw: bytes) -> tuple[Answer, float]:
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
@@ -233,7 +167,7 @@ class ViesServer:
                 return _json(404, {"error": "Not Found", "path": path}), delay
             return self._check(body), delay
 
-    def _check(self, body: Any) -> _Answer:
+    def _check(self, body: Any) -> Answer:
         if not isinstance(body, dict):
             return _json(400, error_body("INVALID_INPUT"))
         country, number = body.get("countryCode"), body.get("vatNumber")

@@ -24,18 +24,16 @@ import contextlib
 import json
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType, TracebackType
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Self
 
 from standardwebhooks import Webhook
 
-from tests.support.background_http import serve_in_background, shut_down
+from tests.support.background_http import AppHTTPServer, LocalHttpServer, QuietHandler
 
 DEFAULT_BODY = b'{"received":true}'
 _STREAM_CHUNK = 65_536
@@ -70,13 +68,12 @@ class ReceivedRequest:
         return self.headers.get(name.lower())
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _HTTPServer(AppHTTPServer["WebhookReceiver"]):
+    # A client that gave up (timeout, capped body) or refused our certificate is expected.
+    expected_errors = (ConnectionError, TimeoutError, ssl.SSLError)
 
     def __init__(self, receiver: WebhookReceiver, ssl_context: ssl.SSLContext | None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.receiver = receiver
+        super().__init__(receiver, _Handler)
         if ssl_context is not None:
             # The handshake happens in the handler thread (on first read), so a client that
             # never completes it cannot stall the accepting loop.
@@ -84,18 +81,10 @@ class _HTTPServer(ThreadingHTTPServer):
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, capped body) or refused our certificate is expected.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
-            return
-        super().handle_error(request, client_address)
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: _HTTPServer
-    protocol_version = "HTTP/1.1"
     timeout = 10  # a stuck client cannot pin a handler thread for ever
-    wbufsize = -1  # headers and small bodies leave in one segment
 
     def do_POST(self) -> None:
         self._serve()
@@ -107,9 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        receiver = self.server.receiver
+        body = self.read_body()
+        receiver = self.server.app
         behaviour = receiver._record(
             ReceivedRequest(
                 method=self.command,
@@ -152,12 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
             left -= min(left, _STREAM_CHUNK)
         self.wfile.flush()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet tests
 
-
-class WebhookReceiver:
+class WebhookReceiver(LocalHttpServer):
     """A webhook endpoint on 127.0.0.1 (a free port), used as a context manager."""
+
+    name = "the webhook receiver"
 
     def __init__(
         self,
@@ -168,6 +155,7 @@ class WebhookReceiver:
         ssl_context: ssl.SSLContext | None = None,
         path: str = "/webhook",
     ) -> None:
+        super().__init__()
         self._condition = threading.Condition()
         self._requests: list[ReceivedRequest] = []
         # With a secret set, each request is verified as it arrives (as a real receiver does),
@@ -179,36 +167,20 @@ class WebhookReceiver:
         self._stopping = threading.Event()
         self._ssl_context = ssl_context
         self._path = path
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.queue(*[Behaviour(status=500)] * fail_first)
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> WebhookReceiver:
+    def _make_server(self) -> _HTTPServer:
+        return _HTTPServer(self, self._ssl_context)
+
+    def start(self) -> Self:
         self._stopping.clear()
-        self._httpd = _HTTPServer(self, self._ssl_context)
-        self._thread = serve_in_background(self._httpd)
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()  # wakes handlers sleeping on a delay
-        shut_down(self._httpd, self._thread)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> WebhookReceiver:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the webhook receiver is not started")
-        return int(self._httpd.server_address[1])
+        super().stop()
 
     @property
     def url(self) -> str:

@@ -387,13 +387,14 @@ def parse_tax_profile(
 # --- representations ------------------------------------------------------------------------------
 
 
-def profile_to_raw(profile: SellerTaxProfile) -> dict[str, Any]:
-    """The profile as a request body would give it (what a merge patch applies to)."""
-    body: dict[str, Any] = {
+def _fields(profile: SellerTaxProfile, vat_id: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a request body sets, in the API's order; ``vat_id`` stands for the VAT ID's,
+    which a body and a representation write differently."""
+    return {
         "legal_name": profile.legal_name,
         "trading_name": profile.trading_name,
         "address": profile.address.as_dict(),
-        "vat_id": {"type": profile.vat_id_type, "value": profile.vat_id} if profile.vat_id else None,
+        **vat_id,
         "vat_id_note": profile.vat_id_note,
         "tax_number": profile.tax_number,
         "legal_registration": profile.legal_registration,
@@ -404,7 +405,12 @@ def profile_to_raw(profile: SellerTaxProfile) -> dict[str, Any]:
         "oss_registered": profile.oss_registered,
         "payment_details": asdict(profile.payment_details),
     }
-    return _without_nulls(body)
+
+
+def profile_to_raw(profile: SellerTaxProfile) -> dict[str, Any]:
+    """The profile as a request body would give it (what a merge patch applies to)."""
+    vat_id = {"type": profile.vat_id_type, "value": profile.vat_id} if profile.vat_id else None
+    return _without_nulls(_fields(profile, {"vat_id": vat_id}))
 
 
 def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
@@ -418,24 +424,15 @@ def _nulls_dropped(value: Any) -> Any:
 
 
 def tax_profile_to_dict(profile: SellerTaxProfile) -> dict[str, Any]:
-    return {
-        "object": "tax_profile",
-        "livemode": profile.livemode,
-        "legal_name": profile.legal_name,
-        "trading_name": profile.trading_name,
-        "address": profile.address.as_dict(),
+    vat_id = {
         "vat_id": profile.vat_id,
         "vat_id_type": profile.vat_id_type,
         "vat_id_country": profile.vat_id_country,
-        "vat_id_note": profile.vat_id_note,
-        "tax_number": profile.tax_number,
-        "legal_registration": profile.legal_registration,
-        "contact": asdict(profile.contact),
-        "electronic_address": profile.electronic_address,
-        "tax_regime": profile.tax_regime,
-        "prices_include_tax": profile.prices_include_tax,
-        "oss_registered": profile.oss_registered,
-        "payment_details": asdict(profile.payment_details),
+    }
+    return {
+        "object": "tax_profile",
+        "livemode": profile.livemode,
+        **_fields(profile, vat_id),
         "created_at": profile.created_at,
         "updated_at": profile.updated_at,
         "version": profile.version,

@@ -9,11 +9,11 @@ fixes the order of elements, so each builder appends in schema order.
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 from lxml import etree
 
+from billow.adapters.documents.einvoice_xml import Element, document_bytes, money, number, present
 from billow.domain.billing_document import (
     BillingDocument,
     DocumentLine,
@@ -30,7 +30,6 @@ from billow.domain.einvoice_requirements import (
     states_exemption_reason,
     states_vat_ids,
 )
-from billow.domain.money import minor_units
 
 RSM_NS = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM_NS = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -44,9 +43,6 @@ _QDT = "{" + QDT_NS + "}"
 
 # UNTDID 2379 "102": dates written CCYYMMDD.
 _DATE_FORMAT = {"format": "102"}
-
-# lxml ships no type hints; its elements are typed as Any here.
-Element = Any
 
 
 class _Writer:
@@ -67,19 +63,13 @@ class _Writer:
         self, parent: Element, tag: str, text: str | None, attributes: dict[str, str] | None = None
     ) -> None:
         """A ram: element with text, left out when there is none (empty elements are invalid)."""
-        if _present(text):
+        if present(text):
             self.ram(parent, tag, text, attributes)
 
     def amount(self, parent: Element, tag: str, value: Decimal, currency: str | None = None) -> None:
         # Only the VAT totals carry a currencyID; every other amount is in the invoice currency.
         attributes = {"currencyID": currency} if currency else None
-        self.ram(parent, tag, self.money(value, currency or self.currency), attributes)
-
-    def money(self, value: Decimal, currency: str) -> str:
-        """Exactly the currency's minor digits (the amounts are already rounded to them)."""
-        quantum = Decimal(1).scaleb(-minor_units(currency))
-        rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
-        return format(rounded if rounded != 0 else abs(rounded), "f")
+        self.ram(parent, tag, money(value, currency or self.currency), attributes)
 
     def date_time(self, parent: Element, tag: str, value: date | None) -> None:
         if value is not None:
@@ -103,8 +93,7 @@ def render_cii(doc: BillingDocument) -> bytes:
     _agreement(w, transaction, doc)
     w.ram(transaction, "ApplicableHeaderTradeDelivery")  # required, and nothing to deliver
     _settlement(w, transaction, doc)
-    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return data
+    return document_bytes(root)
 
 
 def _context(w: _Writer, root: Element) -> None:
@@ -119,7 +108,7 @@ def _exchanged_document(w: _Writer, root: Element, doc: BillingDocument) -> None
     w.text(document, "TypeCode", doc.type_code)  # BT-3
     w.date_time(document, "IssueDateTime", doc.issue_date)  # BT-2
     for note in doc.notes:
-        if _present(note):
+        if present(note):
             w.ram(w.ram(document, "IncludedNote"), "Content", note)  # BT-22
 
 
@@ -131,15 +120,15 @@ def _line(w: _Writer, transaction: Element, line: DocumentLine) -> None:
     w.text(product, "Name", line.name)  # BT-153
     w.text(product, "Description", line.description)  # BT-154
     agreement = w.ram(item, "SpecifiedLineTradeAgreement")
-    w.ram(w.ram(agreement, "NetPriceProductTradePrice"), "ChargeAmount", _decimal(line.unit_price))  # BT-146
+    w.ram(w.ram(agreement, "NetPriceProductTradePrice"), "ChargeAmount", number(line.unit_price))  # BT-146
     delivery = w.ram(item, "SpecifiedLineTradeDelivery")
-    w.ram(delivery, "BilledQuantity", _decimal(line.quantity), {"unitCode": line.unit_code})  # BT-129/130
+    w.ram(delivery, "BilledQuantity", number(line.quantity), {"unitCode": line.unit_code})  # BT-129/130
     settlement = w.ram(item, "SpecifiedLineTradeSettlement")
     tax = w.ram(settlement, "ApplicableTradeTax")
     w.ram(tax, "TypeCode", "VAT")
     w.ram(tax, "CategoryCode", line.vat_category)  # BT-151
     if line.vat_category != "O":  # BR-O-05: no rate outside the scope of VAT
-        w.ram(tax, "RateApplicablePercent", _decimal(line.vat_rate))  # BT-152
+        w.ram(tax, "RateApplicablePercent", number(line.vat_rate))  # BT-152
     _period(w, settlement, line.period_start, line.period_end)  # BG-26
     summation = w.ram(settlement, "SpecifiedTradeSettlementLineMonetarySummation")
     w.amount(summation, "LineTotalAmount", line.net_amount)  # BT-131
@@ -151,7 +140,7 @@ def _agreement(w: _Writer, transaction: Element, doc: BillingDocument) -> None:
     vat_ids = states_vat_ids(doc)
     _party(w, w.ram(agreement, "SellerTradeParty"), doc.seller, vat_ids, seller=True)  # BG-4
     _party(w, w.ram(agreement, "BuyerTradeParty"), doc.buyer, vat_ids, seller=False)  # BG-7
-    if _present(doc.order_reference):
+    if present(doc.order_reference):
         w.ram(
             w.ram(agreement, "BuyerOrderReferencedDocument"), "IssuerAssignedID", doc.order_reference
         )  # BT-13
@@ -160,13 +149,13 @@ def _agreement(w: _Writer, transaction: Element, doc: BillingDocument) -> None:
 def _party(w: _Writer, el: Element, party: Party, vat_ids: bool, *, seller: bool) -> None:
     w.text(el, "Name", party.name)  # BT-27 / BT-44
     legal_id, trading_name = party.legal_registration, party.trading_name
-    if _present(legal_id) or _present(trading_name):
+    if present(legal_id) or present(trading_name):
         organization = w.ram(el, "SpecifiedLegalOrganization")
         w.text(organization, "ID", legal_id)  # BT-30 / BT-47
         w.text(organization, "TradingBusinessName", trading_name)  # BT-28 / BT-45
     _contact(w, el, party)  # BG-6 / BG-9
     _address(w, w.ram(el, "PostalTradeAddress"), party)  # BG-5 / BG-8
-    if _present(party.electronic_address):
+    if present(party.electronic_address):
         w.ram(w.ram(el, "URIUniversalCommunication"), "URIID", party.electronic_address, {"schemeID": "EM"})
     if vat_ids:
         _tax_registration(w, el, party.vat_id, "VA")  # BT-31 / BT-48
@@ -176,13 +165,13 @@ def _party(w: _Writer, el: Element, party: Party, vat_ids: bool, *, seller: bool
 
 def _contact(w: _Writer, el: Element, party: Party) -> None:
     contact = party.contact
-    if not any(_present(value) for value in (contact.name, contact.phone, contact.email)):
+    if not any(present(value) for value in (contact.name, contact.phone, contact.email)):
         return
     el_contact = w.ram(el, "DefinedTradeContact")
     w.text(el_contact, "PersonName", contact.name)
-    if _present(contact.phone):
+    if present(contact.phone):
         w.ram(w.ram(el_contact, "TelephoneUniversalCommunication"), "CompleteNumber", contact.phone)
-    if _present(contact.email):
+    if present(contact.email):
         w.ram(w.ram(el_contact, "EmailURIUniversalCommunication"), "URIID", contact.email)
 
 
@@ -197,7 +186,7 @@ def _address(w: _Writer, el: Element, party: Party) -> None:
 
 
 def _tax_registration(w: _Writer, party: Element, value: str | None, scheme: str) -> None:
-    if _present(value):
+    if present(value):
         w.ram(w.ram(party, "SpecifiedTaxRegistration"), "ID", value, {"schemeID": scheme})
 
 
@@ -216,7 +205,7 @@ def _settlement(w: _Writer, transaction: Element, doc: BillingDocument) -> None:
     _period(w, settlement, doc.period_start, doc.period_end)  # BG-14
     _payment_terms(w, settlement, doc)
     _monetary_summation(w, settlement, doc)
-    if _present(doc.preceding_invoice_number):  # BG-3
+    if present(doc.preceding_invoice_number):  # BG-3
         reference = w.ram(settlement, "InvoiceReferencedDocument")
         w.ram(reference, "IssuerAssignedID", doc.preceding_invoice_number)  # BT-25
         if doc.preceding_invoice_date is not None:  # BT-26
@@ -236,11 +225,11 @@ def _payment_means(w: _Writer, settlement: Element, payment: PaymentInstructions
         w.text(w.ram(means, "ApplicableTradeSettlementFinancialCard"), "ID", payment.card_last4)  # BT-87
     elif code in DIRECT_DEBIT_CODES:
         w.text(w.ram(means, "PayerPartyDebtorFinancialAccount"), "IBANID", payment.debited_account)  # BT-91
-    elif _present(payment.iban):
+    elif present(payment.iban):
         account = w.ram(means, "PayeePartyCreditorFinancialAccount")  # BG-17
         w.ram(account, "IBANID", payment.iban)  # BT-84
         w.text(account, "AccountName", payment.account_name)  # BT-85
-        if _present(payment.bic):
+        if present(payment.bic):
             w.ram(w.ram(means, "PayeeSpecifiedCreditorFinancialInstitution"), "BICID", payment.bic)  # BT-86
 
 
@@ -259,7 +248,7 @@ def _trade_tax(w: _Writer, settlement: Element, group: VatGroup, tax_point: date
         etree.SubElement(w.ram(tax, "TaxPointDate"), _UDT + "DateString", _DATE_FORMAT).text = _date(
             tax_point
         )
-    w.ram(tax, "RateApplicablePercent", _decimal(group.rate))  # BT-119 (XRechnung wants it even for O)
+    w.ram(tax, "RateApplicablePercent", number(group.rate))  # BT-119 (XRechnung wants it even for O)
 
 
 def _payment_terms(w: _Writer, settlement: Element, doc: BillingDocument) -> None:
@@ -269,7 +258,7 @@ def _payment_terms(w: _Writer, settlement: Element, doc: BillingDocument) -> Non
     mandate = (
         payment.mandate_reference if payment and payment.means_code.strip() in DIRECT_DEBIT_CODES else None
     )
-    if not (_present(description) or _present(mandate) or doc.due_date is not None):
+    if not (present(description) or present(mandate) or doc.due_date is not None):
         return
     terms = w.ram(settlement, "SpecifiedTradePaymentTerms")
     w.text(terms, "Description", description)  # BT-20
@@ -301,12 +290,3 @@ def _period(w: _Writer, parent: Element, start: date | None, end: date | None) -
 
 def _date(value: date) -> str:
     return value.strftime("%Y%m%d")
-
-
-def _decimal(value: Decimal) -> str:
-    """A quantity, rate or unit price as written, in plain notation (never 1E+2)."""
-    return format(value, "f")
-
-
-def _present(text: str | None) -> bool:
-    return text is not None and bool(text.strip())

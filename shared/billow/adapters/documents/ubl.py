@@ -8,11 +8,11 @@ UBL's schemas fix the order of elements, so each builder appends in schema order
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 from lxml import etree
 
+from billow.adapters.documents.einvoice_xml import Element, document_bytes, money, number, present
 from billow.domain.billing_document import (
     BillingDocument,
     DocumentLine,
@@ -29,7 +29,6 @@ from billow.domain.einvoice_requirements import (
     states_exemption_reason,
     states_vat_ids,
 )
-from billow.domain.money import minor_units
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -38,9 +37,6 @@ CBC_NS = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 
 _CAC = "{" + CAC_NS + "}"
 _CBC = "{" + CBC_NS + "}"
-
-# lxml ships no type hints; its elements are typed as Any here.
-Element = Any
 
 
 class _Writer:
@@ -53,7 +49,7 @@ class _Writer:
         self, parent: Element, tag: str, text: str | None, attributes: dict[str, str] | None = None
     ) -> None:
         """A basic element, left out when there is nothing to say (Peppol forbids empty ones)."""
-        if _present(text):
+        if present(text):
             etree.SubElement(parent, _CBC + tag, attributes).text = text
 
     def cac(self, parent: Element, tag: str) -> Element:
@@ -61,13 +57,7 @@ class _Writer:
 
     def amount(self, parent: Element, tag: str, value: Decimal, currency: str | None = None) -> None:
         currency = currency or self.currency
-        self.cbc(parent, tag, self.money(value, currency), {"currencyID": currency})
-
-    def money(self, value: Decimal, currency: str) -> str:
-        """Exactly the currency's minor digits (the amounts are already rounded to them)."""
-        quantum = Decimal(1).scaleb(-minor_units(currency))
-        rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
-        return format(rounded if rounded != 0 else abs(rounded), "f")
+        self.cbc(parent, tag, money(value, currency), {"currencyID": currency})
 
 
 def render_ubl(doc: BillingDocument) -> bytes:
@@ -88,8 +78,7 @@ def render_ubl(doc: BillingDocument) -> bytes:
     _monetary_total(w, root, doc)
     for line in doc.lines:
         _line(w, root, line, credit)
-    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return data
+    return document_bytes(root)
 
 
 def _header(w: _Writer, root: Element, doc: BillingDocument, credit: bool) -> None:
@@ -112,9 +101,9 @@ def _header(w: _Writer, root: Element, doc: BillingDocument, credit: bool) -> No
     w.cbc(root, "TaxCurrencyCode", doc.tax_currency)  # BT-6
     w.cbc(root, "BuyerReference", doc.buyer_reference)  # BT-10
     _period(w, root, doc.period_start, doc.period_end)  # BG-14
-    if _present(doc.order_reference):
+    if present(doc.order_reference):
         w.cbc(w.cac(root, "OrderReference"), "ID", doc.order_reference)  # BT-13
-    if _present(doc.preceding_invoice_number):  # BG-3
+    if present(doc.preceding_invoice_number):  # BG-3
         reference = w.cac(w.cac(root, "BillingReference"), "InvoiceDocumentReference")
         w.cbc(reference, "ID", doc.preceding_invoice_number)  # BT-25
         w.cbc(reference, "IssueDate", _date(doc.preceding_invoice_date))  # BT-26
@@ -135,9 +124,9 @@ def _party(
     w: _Writer, el: Element, party: Party, vat_ids: bool, *, creditor_id: str | None, seller: bool
 ) -> None:
     w.cbc(el, "EndpointID", party.electronic_address, {"schemeID": "EM"})  # BT-34 / BT-49
-    if _present(creditor_id):
+    if present(creditor_id):
         w.cbc(w.cac(el, "PartyIdentification"), "ID", creditor_id, {"schemeID": "SEPA"})  # BT-90
-    if _present(party.trading_name):
+    if present(party.trading_name):
         w.cbc(w.cac(el, "PartyName"), "Name", party.trading_name)  # BT-28 / BT-45
     _address(w, w.cac(el, "PostalAddress"), party)  # BG-5 / BG-8
     if vat_ids:
@@ -148,7 +137,7 @@ def _party(
     w.cbc(legal, "RegistrationName", party.name)  # BT-27 / BT-44
     w.cbc(legal, "CompanyID", party.legal_registration)  # BT-30 / BT-47
     contact = party.contact  # BG-6 / BG-9
-    if any(_present(value) for value in (contact.name, contact.phone, contact.email)):
+    if any(present(value) for value in (contact.name, contact.phone, contact.email)):
         el_contact = w.cac(el, "Contact")
         w.cbc(el_contact, "Name", contact.name)
         w.cbc(el_contact, "Telephone", contact.phone)
@@ -166,7 +155,7 @@ def _address(w: _Writer, el: Element, party: Party) -> None:
 
 
 def _tax_scheme(w: _Writer, party: Element, company_id: str | None, scheme: str) -> None:
-    if not _present(company_id):
+    if not present(company_id):
         return
     el = w.cac(party, "PartyTaxScheme")
     w.cbc(el, "CompanyID", company_id)
@@ -192,13 +181,13 @@ def _payment(
         mandate = w.cac(means, "PaymentMandate")  # BG-19
         w.cbc(mandate, "ID", payment.mandate_reference)  # BT-89
         w.cbc(w.cac(mandate, "PayerFinancialAccount"), "ID", payment.debited_account)  # BT-91
-    elif _present(payment.iban):
+    elif present(payment.iban):
         account = w.cac(means, "PayeeFinancialAccount")  # BG-17
         w.cbc(account, "ID", payment.iban)  # BT-84
         w.cbc(account, "Name", payment.account_name)  # BT-85
-        if _present(payment.bic):
+        if present(payment.bic):
             w.cbc(w.cac(account, "FinancialInstitutionBranch"), "ID", payment.bic)  # BT-86
-    if _present(payment.terms):
+    if present(payment.terms):
         w.cbc(w.cac(root, "PaymentTerms"), "Note", payment.terms)  # BT-20
 
 
@@ -218,7 +207,7 @@ def _tax_subtotal(w: _Writer, total: Element, group: VatGroup) -> None:
     w.amount(subtotal, "TaxAmount", group.tax_amount)  # BT-117
     category = w.cac(subtotal, "TaxCategory")
     w.cbc(category, "ID", group.category)  # BT-118
-    w.cbc(category, "Percent", _decimal(group.rate))  # BT-119 (XRechnung wants it even for O)
+    w.cbc(category, "Percent", number(group.rate))  # BT-119 (XRechnung wants it even for O)
     if states_exemption_reason(group.category):
         w.cbc(category, "TaxExemptionReasonCode", group.exemption_reason_code)  # BT-121
         w.cbc(category, "TaxExemptionReason", group.exemption_reason)  # BT-120
@@ -240,20 +229,20 @@ def _line(w: _Writer, root: Element, line: DocumentLine, credit: bool) -> None:
     el = w.cac(root, "CreditNoteLine" if credit else "InvoiceLine")  # BG-25
     w.cbc(el, "ID", line.id)  # BT-126
     quantity = "CreditedQuantity" if credit else "InvoicedQuantity"
-    w.cbc(el, quantity, _decimal(line.quantity), {"unitCode": line.unit_code})  # BT-129, BT-130
+    w.cbc(el, quantity, number(line.quantity), {"unitCode": line.unit_code})  # BT-129, BT-130
     w.amount(el, "LineExtensionAmount", line.net_amount)  # BT-131
     _period(w, el, line.period_start, line.period_end)  # BG-26
     item = w.cac(el, "Item")  # BG-31
     w.cbc(item, "Description", line.description)  # BT-154
     w.cbc(item, "Name", line.name)  # BT-153
-    if _present(line.product_id):
+    if present(line.product_id):
         w.cbc(w.cac(item, "SellersItemIdentification"), "ID", line.product_id)  # BT-155
     category = w.cac(item, "ClassifiedTaxCategory")
     w.cbc(category, "ID", line.vat_category)  # BT-151
     if line.vat_category != "O":  # BR-O-05: no rate outside the scope of VAT
-        w.cbc(category, "Percent", _decimal(line.vat_rate))  # BT-152
+        w.cbc(category, "Percent", number(line.vat_rate))  # BT-152
     w.cbc(w.cac(category, "TaxScheme"), "ID", "VAT")
-    w.cbc(w.cac(el, "Price"), "PriceAmount", _decimal(line.unit_price), {"currencyID": w.currency})  # BT-146
+    w.cbc(w.cac(el, "Price"), "PriceAmount", number(line.unit_price), {"currencyID": w.currency})  # BT-146
 
 
 def _period(w: _Writer, parent: Element, start: date | None, end: date | None) -> None:
@@ -268,14 +257,5 @@ def _date(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _decimal(value: Decimal) -> str:
-    """A quantity, rate or unit price as written, in plain notation (never 1E+2)."""
-    return format(value, "f")
-
-
 def _name(text: str | None) -> dict[str, str]:
-    return {"name": text} if text is not None and _present(text) else {}
-
-
-def _present(text: str | None) -> bool:
-    return text is not None and bool(text.strip())
+    return {"name": text} if text is not None and present(text) else {}

@@ -30,17 +30,12 @@ refused, timeout, an HTTP status other than 200, a body that is not the format a
 
 from __future__ import annotations
 
-import http.client
 import re
-import time
-import urllib.error
-import urllib.request
 from datetime import date
 from decimal import Decimal
-from urllib.parse import urlsplit
 
-from lxml import etree
-
+from billow.adapters.http_fetch import AnswerTooLarge, NoAnswer, UnwantedStatus, checked_base_url, fetch
+from billow.adapters.xml_answer import parse_xml_answer
 from billow.domain.reference_rates import ReferenceRates
 
 DEFAULT_BASE_URL = "https://www.ecb.europa.eu/stats/eurofxref"
@@ -62,29 +57,16 @@ class RatesUnavailable(Exception):
     """The reference rates could not be fetched or read; the message says why."""
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def parse_eurofxref(document: bytes, *, source: str = SOURCE) -> list[ReferenceRates]:
     """The publications in an eurofxref document, oldest first. Raises ``RatesUnavailable``
     when the document is not one."""
-    try:
-        root = etree.fromstring(document, _parser())
-    except etree.XMLSyntaxError as error:
-        raise RatesUnavailable(f"the ECB's answer is not XML: {error}") from None
-    if root.getroottree().docinfo.doctype:
-        raise RatesUnavailable("the ECB's answer carries a DOCTYPE; refused")
-    if root.tag != _ENVELOPE:
-        raise RatesUnavailable(f"the ECB's answer is not a gesmes:Envelope but {root.tag!r}")
+    root = parse_xml_answer(
+        document,
+        root_tag=_ENVELOPE,
+        whose="the ECB's answer",
+        root_name="a gesmes:Envelope",
+        refuse=RatesUnavailable,
+    )
     publications: dict[date, ReferenceRates] = {}
     for dated in root.iter(_CUBE):
         stamp = dated.get("time")
@@ -114,32 +96,13 @@ def parse_eurofxref(document: bytes, *, source: str = SOURCE) -> list[ReferenceR
     return [publications[day] for day in sorted(publications)]
 
 
-def _read(response: http.client.HTTPResponse, deadline: float, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer did not arrive in time")
-        chunk = response.read(64 * 1024)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > max_bytes:
-            raise RatesUnavailable(f"the ECB's answer is larger than {max_bytes} bytes; refused")
-        chunks.append(chunk)
-
-
 class EcbRatesSource:
     """The ECB's euro reference rates (base EUR) from ``base_url``."""
 
     def __init__(
         self, base_url: str = DEFAULT_BASE_URL, timeout: float = 10, *, max_bytes: int = MAX_BYTES
     ) -> None:
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"the ECB base URL must be http(s), not {base_url!r}")
-        if timeout <= 0 or max_bytes <= 0:
-            raise ValueError("timeout and max_bytes must be positive")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url, timeout, max_bytes, service="ECB")
         self.timeout = timeout
         self.max_bytes = max_bytes
 
@@ -153,21 +116,23 @@ class EcbRatesSource:
 
     def _fetch(self, name: str) -> list[ReferenceRates]:
         url = f"{self.base_url}/{name}"
-        deadline = time.monotonic() + self.timeout
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            url, headers={"Accept": "application/xml, text/xml", "User-Agent": "billow-ecb-rates"}
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                if response.status != 200:
-                    raise RatesUnavailable(f"the ECB answered HTTP {response.status} for {url}")
-                body = _read(response, deadline, self.max_bytes)
-        except urllib.error.HTTPError as error:
-            error.close()
-            raise RatesUnavailable(f"the ECB answered HTTP {error.code} for {url}") from None
-        except urllib.error.URLError as error:
-            raise RatesUnavailable(f"could not reach the ECB at {url}: {error.reason}") from None
-        except (OSError, http.client.HTTPException) as error:
-            kind = "timed out" if isinstance(error, TimeoutError) else "failed"
-            raise RatesUnavailable(f"fetching {url} {kind}: {error}") from None
+            _, body = fetch(
+                url,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                headers={"Accept": "application/xml, text/xml", "User-Agent": "billow-ecb-rates"},
+                read_status=lambda status: status == 200,
+            )
+        except UnwantedStatus as refused:
+            raise RatesUnavailable(f"the ECB answered HTTP {refused.status} for {url}") from None
+        except AnswerTooLarge:
+            raise RatesUnavailable(
+                f"the ECB's answer is larger than {self.max_bytes} bytes; refused"
+            ) from None
+        except NoAnswer as failed:
+            if failed.connecting:
+                raise RatesUnavailable(f"could not reach the ECB at {url}: {failed.error}") from None
+            kind = "timed out" if failed.timed_out else "failed"
+            raise RatesUnavailable(f"fetching {url} {kind}: {failed.error}") from None
         return parse_eurofxref(body)

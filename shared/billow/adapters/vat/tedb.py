@@ -69,20 +69,24 @@ not this format, a fault, a timeout or an HTTP error raise ``VatRatesUnavailable
 
 from __future__ import annotations
 
-import http.client
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 
+from billow.adapters.http_fetch import (
+    AnswerTooLarge,
+    NoAnswer,
+    UnwantedStatus,
+    checked_base_url,
+    fetch,
+    no_redirect_opener,
+)
+from billow.adapters.xml_answer import parse_xml_answer
 from billow.domain.eu_vat import (
     MEMBER_STATES,
     MINIMUM_PARKING_RATE,
@@ -154,28 +158,14 @@ def _t(name: str) -> str:
     return f"{{{TYPES_NS}}}{name}"
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def _parse_xml(document: bytes) -> Any:
-    try:
-        root = etree.fromstring(document, _parser())
-    except etree.XMLSyntaxError as error:
-        raise VatRatesUnavailable(f"TEDB's answer is not XML: {error}") from None
-    if root.getroottree().docinfo.doctype:
-        raise VatRatesUnavailable("TEDB's answer carries a DOCTYPE; refused")
-    if root.tag != f"{{{SOAP_NS}}}Envelope":
-        raise VatRatesUnavailable(f"TEDB's answer is not a SOAP envelope but {root.tag!r}")
-    return root
+    return parse_xml_answer(
+        document,
+        root_tag=f"{{{SOAP_NS}}}Envelope",
+        whose="TEDB's answer",
+        root_name="a SOAP envelope",
+        refuse=VatRatesUnavailable,
+    )
 
 
 def build_request(member_states: Iterable[str], situation_on: date) -> bytes:
@@ -332,14 +322,10 @@ class TedbRatesSource:
     def __init__(
         self, base_url: str = DEFAULT_BASE_URL, timeout: float = 60, *, max_bytes: int = MAX_BYTES
     ) -> None:
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"the TEDB base URL must be http(s), not {base_url!r}")
-        if timeout <= 0 or max_bytes <= 0:
-            raise ValueError("timeout and max_bytes must be positive")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url, timeout, max_bytes, service="TEDB")
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        self._opener = no_redirect_opener()
 
     def rates_on(self, situation_on: date, member_states: Iterable[str] = MEMBER_STATES) -> EuVatRates:
         """The rates in force on ``situation_on`` of ``member_states`` (ISO codes; all 27 by
@@ -352,38 +338,33 @@ class TedbRatesSource:
         return to_eu_vat_rates(parse_response(document), situation_on, wanted)
 
     def _post(self, envelope: bytes) -> bytes:
-        url = self.base_url + SERVICE_PATH
-        deadline = time.monotonic() + self.timeout
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            url,
-            data=envelope,
-            method="POST",
-            headers={
-                "Content-Type": "text/xml; charset=utf-8",
-                "SOAPAction": SOAP_ACTION,
-                "Accept": "text/xml",
-                "User-Agent": "billow-tedb-client",
-            },
-        )
         try:
-            try:
-                response = self._opener.open(request, timeout=self.timeout)
-            except urllib.error.HTTPError as error:
-                if error.code != 500:  # a SOAP fault comes as 500; other errors carry no answer
-                    error.close()
-                    raise VatRatesUnavailable(f"TEDB answered HTTP {error.code}") from None
-                response = error
-            with response:
-                status = response.status
-                body = self._read(response, deadline)
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
+            status, body = fetch(
+                self.base_url + SERVICE_PATH,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": SOAP_ACTION,
+                    "Accept": "text/xml",
+                    "User-Agent": "billow-tedb-client",
+                },
+                data=envelope,
+                opener=self._opener,
+                # A SOAP fault comes as 500; other error statuses carry no answer.
+                read_status=lambda status: 200 <= status < 300 or status == 500,
+                chunk_size=256 * 1024,
+            )
+        except UnwantedStatus as refused:
+            raise VatRatesUnavailable(f"TEDB answered HTTP {refused.status}") from None
+        except AnswerTooLarge:
+            raise VatRatesUnavailable(f"TEDB's answer is larger than {self.max_bytes} bytes") from None
+        except NoAnswer as failed:
+            if failed.timed_out:
                 raise VatRatesUnavailable(f"TEDB did not answer within {self.timeout:g} s") from None
-            raise VatRatesUnavailable(f"could not reach TEDB: {error.reason}") from None
-        except TimeoutError:
-            raise VatRatesUnavailable(f"TEDB did not answer within {self.timeout:g} s") from None
-        except (OSError, http.client.HTTPException) as error:
-            raise VatRatesUnavailable(f"the exchange with TEDB failed: {error!r}") from None
+            if failed.connecting:
+                raise VatRatesUnavailable(f"could not reach TEDB: {failed.error}") from None
+            raise VatRatesUnavailable(f"the exchange with TEDB failed: {failed.error!r}") from None
         if status == 500:
             root = _parse_xml(body)
             raise VatRatesUnavailable(
@@ -392,22 +373,3 @@ class TedbRatesSource:
         if status != 200:
             raise VatRatesUnavailable(f"TEDB answered HTTP {status}")
         return body
-
-    def _read(self, response: Any, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            chunk = response.read(256 * 1024)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise VatRatesUnavailable(f"TEDB's answer is larger than {self.max_bytes} bytes")
-            chunks.append(chunk)
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx surfaces as an HTTPError

@@ -34,17 +34,13 @@ No caching and no retrying here: the caller decides (``VatCheck.fresh_until``).
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import time
-import urllib.error
-import urllib.request
 from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from typing import Any
-from urllib.parse import urlsplit
 
+from billow.adapters.http_fetch import AnswerTooLarge, NoAnswer, checked_base_url, fetch, no_redirect_opener
 from billow.domain.eu_vat import NORTHERN_IRELAND, VIES_PREFIXES, vat_prefix
 from billow.domain.vat_check import VatCheck, reason_for_error
 
@@ -60,11 +56,6 @@ _DATE_WITH_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?")
 
 class _Refused(Exception):
     """A failed exchange with VIES; its message is the ``unavailable`` reason."""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx then surfaces as an HTTPError: not VIES's answer
 
 
 def split_vat_id(vat_id: str) -> tuple[str, str]:
@@ -139,14 +130,10 @@ class ViesClient:
     def __init__(
         self, base_url: str = DEFAULT_BASE_URL, timeout: float = 5, *, max_bytes: int = MAX_BYTES
     ) -> None:
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"the VIES base URL must be http(s), not {base_url!r}")
-        if timeout <= 0 or max_bytes <= 0:
-            raise ValueError("timeout and max_bytes must be positive")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url, timeout, max_bytes, service="VIES")
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        self._opener = no_redirect_opener()  # a redirect is not VIES's answer
 
     def check(self, vat_id: str, *, requester_vat_id: str | None = None) -> VatCheck:
         """VIES's answer about ``vat_id`` (``"DE123456789"``, ``"EL…"`` or ``"GR…"``). With
@@ -211,34 +198,28 @@ class ViesClient:
         )
 
     def _post(self, body: dict[str, str]) -> tuple[int, Any]:
-        url = self.base_url + CHECK_PATH
-        deadline = time.monotonic() + self.timeout
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            url,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": "billow-vies-client",
-            },
-        )
         try:
-            try:
-                response = self._opener.open(request, timeout=self.timeout)
-            except urllib.error.HTTPError as error:
-                response = error  # an error status still carries VIES's error body
-            with response:
-                status = response.status if response.status is not None else 0
-                raw = self._read(response, deadline)
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
+            status, raw = fetch(
+                self.base_url + CHECK_PATH,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "User-Agent": "billow-vies-client",
+                },
+                data=json.dumps(body).encode(),
+                opener=self._opener,
+                chunk_size=16 * 1024,
+            )
+        except AnswerTooLarge:
+            raise _Refused(f"VIES's answer is larger than {self.max_bytes} bytes") from None
+        except NoAnswer as failed:
+            if failed.timed_out:
                 raise _Refused(f"VIES did not answer within {self.timeout:g} s (timeout)") from None
-            raise _Refused(f"could not reach VIES: {error.reason}") from None
-        except TimeoutError:
-            raise _Refused(f"VIES did not answer within {self.timeout:g} s (timeout)") from None
-        except (OSError, http.client.HTTPException) as error:
-            raise _Refused(f"the exchange with VIES failed: {error!r}") from None
+            if failed.connecting:
+                raise _Refused(f"could not reach VIES: {failed.error}") from None
+            raise _Refused(f"the exchange with VIES failed: {failed.error!r}") from None
         if 300 <= status < 400:
             return status, None
         try:
@@ -247,17 +228,3 @@ class ViesClient:
             if status != 200:
                 return status, None
             raise _Refused("VIES's answer is malformed: it is not JSON") from None
-
-    def _read(self, response: Any, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            chunk = response.read(16 * 1024)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise _Refused(f"VIES's answer is larger than {self.max_bytes} bytes")
-            chunks.append(chunk)
