@@ -1,9 +1,15 @@
-"""Operator CLI: tenants and API keys, against the running local stack or against AWS.
+"""Operator CLI: tenants, API keys and data upgrades, against the running local stack or
+against AWS.
 
     python -m billow tenants create --name "Acme"
     python -m billow api-keys create --tenant <id> [--live] [--name ci]
     python -m billow api-keys list --tenant <id>
     python -m billow api-keys revoke --tenant <id> --key <key id>
+    python -m billow reindex-tax-days [--segments 4]
+
+``reindex-tax-days`` gives every invoice and credit note of every tenant the entry of the
+tax-day index (gsi3) that it should have: run it once after upgrading from a version without
+that index (docs/operations.md). It is safe to repeat and to run while the system works.
 
 Target: the local stack by default (it leaves its endpoints in .billow/local.json); `--stack
 NAME` reads the table from a deployed CloudFormation stack's outputs, `--table NAME` names it.
@@ -73,7 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     revoke_key.add_argument("--tenant", required=True)
     revoke_key.add_argument("--key", required=True, help="the key's id")
 
+    reindex = commands.add_parser(
+        "reindex-tax-days",
+        help="write the tax-day index entries (gsi3) of invoices and credit notes stored before it existed",
+    )
+    reindex.add_argument(
+        "--segments", type=int, default=1, help="parallel parts of the table scan (default 1)"
+    )
+
     args = parser.parse_args(argv)
+    if args.resource == "reindex-tax-days" and args.segments < 1:
+        parser.error("--segments must be at least 1")
     _target(args)
 
     from botocore.exceptions import BotoCoreError, ClientError
@@ -84,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
 
     tenancy = container().tenancy
     try:
-        if args.resource == "tenants":
+        if args.resource == "reindex-tax-days":
+            from billow.adapters.dynamodb.invoices import reindex_tax_days
+
+            _print(reindex_tax_days(container().table, segments=args.segments).__dict__)
+        elif args.resource == "tenants":
             tenant = tenancy.create_tenant(args.name, args.timezone, args.currency)
             _print(tenant.__dict__)
         elif args.action == "create":

@@ -37,6 +37,9 @@ def random_item(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.3:
         item["gsi2pk"] = {"S": rng.choice(INDEX_VALUES)}
         item["gsi2sk"] = {"S": f"{rng.randrange(50):03}"}
+    if rng.random() < 0.3:
+        item["gsi3pk"] = {"S": rng.choice(INDEX_VALUES)}
+        item["gsi3sk"] = {"S": f"{rng.randrange(50):03}"}
     return item
 
 
@@ -134,7 +137,7 @@ def test_queries_answer_as_a_full_pass_after_every_kind_of_write(dynamodb: Any) 
                 dynamodb, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": partition}}
             )
             assert got == expected_keys(items, "pk", partition, "sk"), (rounds, partition)
-        for index in ("gsi1", "gsi2"):
+        for index in ("gsi1", "gsi2", "gsi3"):
             for value in INDEX_VALUES:
                 got = query_all(
                     dynamodb,

@@ -136,8 +136,8 @@ def test_provisioning_the_real_template(monkeypatch: pytest.MonkeyPatch) -> None
         mappings = aws.client("lambda").list_event_source_mappings(FunctionName=relay.function_name)
 
         assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
-        assert set(indexes) == {"gsi1", "gsi2"}
-        for name in ("gsi1", "gsi2"):
+        assert set(indexes) == {"gsi1", "gsi2", "gsi3"}
+        for name in ("gsi1", "gsi2", "gsi3"):
             assert [k["AttributeName"] for k in indexes[name]["KeySchema"]] == [f"{name}pk", f"{name}sk"]
             assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
         assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"

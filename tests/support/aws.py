@@ -52,10 +52,10 @@ def create_tables() -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": n, "AttributeType": "S"}
-            for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+            for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[index("gsi1"), index("gsi2")],
+        GlobalSecondaryIndexes=[index("gsi1"), index("gsi2"), index("gsi3")],
     )
     client.create_table(
         TableName=IDEMPOTENCY_TABLE,

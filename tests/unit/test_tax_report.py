@@ -9,7 +9,7 @@ import csv
 import io
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,9 +21,11 @@ from billow.domain.credit_note import CreditNote, CreditNoteLine
 from billow.domain.errors import ValidationFailed
 from billow.domain.invoice import Invoice, InvoiceLine
 from billow.domain.money import Money
+from billow.domain.subscription import parse_time
 from billow.domain.tax import TaxRate, compute_taxes
 from billow.domain.tax_report import (
     CSV_COLUMNS,
+    REPORTED_STATUSES,
     ReportPeriod,
     TaxCurrencyRate,
     TaxReport,
@@ -33,8 +35,7 @@ from billow.domain.tax_report import (
     split_in_tax_currency,
 )
 from billow.domain.tenancy import Scope, Tenant
-from billow.ports.queries import InvoiceFilter, Page, PageResult
-from billow.services.tax_exports import TaxExportService, uuid7_time
+from billow.services.tax_exports import TaxExportService
 
 TZ = "Europe/Berlin"
 JULY = TaxReportQuery(ReportPeriod(date(2026, 7, 1), date(2026, 7, 31)))
@@ -414,27 +415,32 @@ def uuid7_at(moment: str, tail: int = 0) -> str:
 
 @dataclass
 class Repository:
-    """Invoices and credit notes listed newest first by id, in pages, counting what is read."""
+    """The tax-day index in memory: the documents whose tax point lies in the span asked for.
+    Records the spans asked for, the documents read and the invoices fetched by id."""
 
     invoices: list[Invoice] = field(default_factory=list)
     notes: list[CreditNote] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
+    spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+    fetched: list[list[str]] = field(default_factory=list)
 
-    def _page(self, items: Sequence[Any], page: Page) -> PageResult[Any]:
-        ordered = sorted(items, key=lambda item: item.id, reverse=True)
-        start = page.after["at"] if page.after else 0
-        chunk = ordered[start : start + page.limit]
-        self.read += [item.id for item in chunk]
-        more = start + page.limit < len(ordered)
-        return PageResult(items=chunk, next_position={"at": start + page.limit} if more else None)
+    def tax_documents_between(
+        self, scope: Scope, start: datetime, end: datetime
+    ) -> Iterator[Invoice | CreditNote]:
+        self.spans.append((start, end))
+        found: list[Invoice | CreditNote] = [
+            i
+            for i in self.invoices
+            if i.status in REPORTED_STATUSES and i.finalized_at and start <= parse_time(i.finalized_at) < end
+        ]
+        found += [n for n in self.notes if start <= parse_time(n.created_at) < end]
+        for document in found:
+            self.read.append(document.id)
+            yield document
 
-    def list(self, scope: Scope, filters: InvoiceFilter, page: Page) -> PageResult[Invoice]:
-        return self._page(self.invoices, page)
-
-    def list_credit_notes(
-        self, scope: Scope, invoice_id: str | None, customer_id: str | None, page: Page
-    ) -> PageResult[CreditNote]:
-        return self._page(self.notes, page)
+    def get_many(self, scope: Scope, invoice_ids: Collection[str]) -> list[Invoice]:
+        self.fetched.append(sorted(invoice_ids))
+        return [i for i in self.invoices if i.id in invoice_ids]
 
 
 class Tenants:
@@ -448,17 +454,20 @@ def service_with(repository: Repository) -> TaxExportService:
     return TaxExportService(repository, Tenants())  # type: ignore[arg-type]
 
 
-def test_uuid7_time_reads_the_creation_instant() -> None:
-    assert uuid7_time(uuid7_at("2026-07-01T12:00:00Z")) == datetime(2026, 7, 1, 12, tzinfo=UTC)
-    assert uuid7_time(str(uuid.uuid4())) is None
-    assert uuid7_time("inv-1") is None
+def test_the_period_is_read_as_the_utc_instants_of_its_local_days() -> None:
+    repository = Repository()
+
+    service_with(repository).report(Scope("t1", livemode=True), JULY)
+
+    # Berlin is UTC+2 in summer: 1 July 00:00 local to 1 August 00:00 local.
+    assert repository.spans == [
+        (datetime(2026, 6, 30, 22, tzinfo=UTC), datetime(2026, 7, 31, 22, tzinfo=UTC))
+    ]
 
 
-def test_every_invoice_is_read_a_draft_from_long_ago_finalized_in_the_period_counts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("billow.services.tax_exports.PAGE_SIZE", 2)
+def test_a_draft_from_long_ago_finalized_in_the_period_counts_and_only_the_period_is_read() -> None:
     old = invoice(("100.00", DE19), invoice_id=uuid7_at("2025-01-05T00:00:00Z"))
+    june = invoice(("50.00", DE19), finalized_at="2026-06-10T10:00:00Z")
     recent = [
         invoice(
             ("10.00", DE19),
@@ -468,18 +477,16 @@ def test_every_invoice_is_read_a_draft_from_long_ago_finalized_in_the_period_cou
         )
         for day in range(1, 6)
     ]
-    repository = Repository(invoices=[old, *recent])
+    repository = Repository(invoices=[old, june, *recent])
 
     report = service_with(repository).report(Scope("t1", livemode=True), JULY)
 
     assert table(report) == [("EUR", "DE", "S", "19", 1, "100.00", "19.00")]
-    assert len(repository.read) == 6
+    assert repository.read == [old.id]
+    assert repository.fetched == []
 
 
-def test_live_credit_notes_are_read_until_their_ids_are_older_than_the_period(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("billow.services.tax_exports.PAGE_SIZE", 2)
+def test_credit_notes_count_by_issue_day_whatever_their_ids_in_either_mode() -> None:
     june = invoice(
         ("100.00", DE19), finalized_at="2026-06-10T10:00:00Z", invoice_id=uuid7_at("2026-06-10T09:00:00Z")
     )
@@ -491,16 +498,31 @@ def test_live_credit_notes_are_read_until_their_ids_are_older_than_the_period(
     repository = Repository(invoices=[june], notes=notes)
 
     live = service_with(repository).report(Scope("t1", livemode=True), JULY)
-    read_live = [i for i in repository.read if i in {n.id for n in notes}]
+    read_live = list(repository.read)
     repository.read.clear()
     sandbox = service_with(repository).report(Scope("t1", livemode=False), JULY)
-    read_sandbox = [i for i in repository.read if i in {n.id for n in notes}]
 
     assert table(live) == table(sandbox) == [("EUR", "DE", "S", "19", 2, "-2.00", "-0.38")]
-    # The note of 20 June is older than the period less a day: the reading stops there (the
-    # page it came in was fetched; nothing after it).
-    assert read_live == [n.id for n in notes[:4]]
-    assert read_sandbox == [n.id for n in notes]
+    # 30 June 12:00 UTC is 14:00 in Berlin, still June: only the two July notes are read.
+    assert read_live == repository.read == [notes[0].id, notes[1].id]
+
+
+def test_a_note_of_the_period_converts_at_the_rate_of_its_invoice_read_by_id() -> None:
+    june = invoice(("117.25", DE19), currency="USD", fx=dict(USD_TAX), finalized_at="2026-06-10T10:00:00Z")
+    july = invoice(("117.25", DE19), currency="USD", fx=dict(USD_TAX))
+    notes = [note(june, ("117.25", DE19)), note(june, ("117.25", DE19)), note(july, ("117.25", DE19))]
+    repository = Repository(invoices=[june, july], notes=notes)
+
+    report = service_with(repository).report(Scope("t1", livemode=True), JULY)
+
+    # The June invoice is fetched once, for both its notes; the July one is in the period.
+    assert repository.fetched == [[june.id]]
+    (row,) = report.to_dict()["rows"]
+    assert (row["invoice_count"], row["credit_note_count"], row["tax_amount_in_tax_currency"]) == (
+        1,
+        3,
+        "-38.00",
+    )
 
 
 def test_a_sandbox_note_on_a_test_clock_far_from_its_id_still_counts() -> None:

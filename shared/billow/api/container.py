@@ -296,7 +296,7 @@ class Container:
             balances=self.credit_balances,
             clocks=DynamoTestClockRepository(self.table),
             tax=self.tax_calculation,
-            tax_currency=TaxCurrencyStatement(self.tax_profile_repository.get, self.fx),
+            tax_currency=TaxCurrencyStatement(self.fx),
             fx=self.fx,
             collection=DeferredCollection(lambda: self.payments),
             clock=self.clock,

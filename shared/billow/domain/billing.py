@@ -34,6 +34,8 @@ class PricedItem:
     price_override_id: str | None = None
     # Usage prices for one group of their meter.
     meter_group: Mapping[str, str] | None = None
+    # The product's tax category, stamped on the lines it bills (the tax port needs no read).
+    tax_category: str | None = None
 
     @property
     def is_usage(self) -> bool:
@@ -89,6 +91,7 @@ def recurring_lines(
                 subscription_item_id=priced.item.id,
                 tier_breakdown=tuple(line.to_dict() for line in computation.breakdown),
                 proration=_proration(fraction) if partial else None,
+                tax_category=priced.tax_category,
             )
         )
     return lines
@@ -251,6 +254,7 @@ def usage_lines(
                 tier_breakdown=tuple(line.to_dict() for line in computation.breakdown),
                 meter_id=share.meter.id,
                 group=dict(share.group) if share.group else None,
+                tax_category=share.priced.tax_category,
             )
         )
     return lines

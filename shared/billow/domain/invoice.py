@@ -74,6 +74,9 @@ class InvoiceLine:
     taxes: tuple[TaxRate, ...] = ()
     # Lines added through the API (as opposed to what a subscription produced).
     manual: bool = False
+    # The product's tax category when the line was billed from a subscription item (so taxing
+    # it reads no product); None: the tax port looks the product up.
+    tax_category: str | None = None
     # A tax-included line's net, derived when the invoice is taxed (``amount`` is its gross).
     net_amount: Money | None = None
     # A line converted from the prices' currency: its amount and unit amount as priced there.
@@ -144,6 +147,7 @@ class InvoiceLine:
             "group": dict(self.group) if self.group is not None else None,
             "reason": self.reason,
             "manual": self.manual,
+            "tax_category": self.tax_category,
             "source_amount": self.source_amount.as_dict() if self.source_amount is not None else None,
             "source_unit_amount": str(self.source_unit_amount)
             if self.source_unit_amount is not None
@@ -182,6 +186,7 @@ class InvoiceLine:
             reason=data.get("reason"),
             taxes=taxes,
             manual=bool(data.get("manual", False)),
+            tax_category=data.get("tax_category"),
             net_amount=Money(Decimal(net["amount"]), net["currency"])
             if net and any(rate.inclusive for rate in taxes)
             else None,

@@ -5,8 +5,9 @@ the routers import them from there, so the API's cold start never builds these p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from billow.ports.queries import (
@@ -331,7 +332,19 @@ class InvoiceWork:
 class InvoiceRepository(Protocol):
     def get(self, scope: Scope, invoice_id: str) -> Invoice | None: ...
 
+    def get_many(self, scope: Scope, invoice_ids: Collection[str]) -> Sequence[Invoice]:
+        """The invoices that exist among the ids, in no particular order."""
+        ...
+
     def list(self, scope: Scope, filters: InvoiceFilter, page: Page) -> PageResult[Invoice]: ...
+
+    def tax_documents_between(
+        self, scope: Scope, start: datetime, end: datetime
+    ) -> Iterator[Invoice | CreditNote]:
+        """The documents the tax report may count whose tax point lies in [start, end): the
+        finalized, paid and uncollectible invoices by ``finalized_at``, the credit notes by
+        ``created_at``; in no promised order."""
+        ...
 
     def get_credit_note(self, scope: Scope, note_id: str) -> CreditNote | None: ...
 

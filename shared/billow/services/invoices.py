@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from billow.domain.customer import Customer
 from billow.domain.errors import (
     ConcurrentModification,
     Conflict,
@@ -42,6 +43,7 @@ from billow.domain.money import Money, parse_currency, parse_decimal
 from billow.domain.numbering import format_number
 from billow.domain.periods import local_date
 from billow.domain.subscription import format_time, parse_time
+from billow.domain.tax_profile import SellerTaxProfile
 from billow.domain.tenancy import InvoiceSettings, Scope, Tenant
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.ids import IdGenerator
@@ -107,7 +109,9 @@ class InvoiceService:
     clock: Clock
     new_id: IdGenerator
     # The VAT in the seller's national currency, pinned at finalization (services/tax_currency.py).
-    tax_currency: Callable[[Scope, Invoice, date], dict[str, str] | None] | None = None
+    tax_currency: Callable[[Scope, Invoice, date, SellerTaxProfile | None], dict[str, str] | None] | None = (
+        None
+    )
     # Converts the drafts of customers billed in another currency than the prices (docs/fx.md).
     fx: InvoiceRates | None = None
 
@@ -144,28 +148,43 @@ class InvoiceService:
 
     # --- drafts ---------------------------------------------------------------------------------
 
-    def prepare_draft(self, scope: Scope, invoice: Invoice, settings: InvoiceSettings) -> Invoice:
-        """An automatic draft as the billing cycle stores it: taxed, with its payment terms and
-        the moment its grace period ends."""
+    def prepare_draft(
+        self, scope: Scope, invoice: Invoice, settings: InvoiceSettings, timezone: str | None = None
+    ) -> Invoice:
+        """An automatic draft as the billing cycle stores it: taxed (on its own date in the
+        tenant's ``timezone``), with its payment terms and the moment its grace period ends.
+        The customer is read once, for its billing currency and its taxes."""
         finalize_at = format_time(
             parse_time(invoice.created_at) + timedelta(days=settings.invoice_grace_period_days)
         )
         terms = invoice.payment_terms_days or settings.payment_terms_days
         drafted = replace(invoice, finalize_at=finalize_at, payment_terms_days=terms, auto_advance=True)
-        return self._taxed(scope, self.in_billing_currency(scope, drafted))
+        timezone = timezone or self.tenant(scope).timezone
+        customer = self.customers.get(scope, invoice.customer_id)
+        converted = self.in_billing_currency(scope, drafted, customer=customer, timezone=timezone)
+        on = local_date(parse_time(invoice.created_at), timezone)
+        return self._taxed(scope, converted, on, customer=customer)
 
-    def in_billing_currency(self, scope: Scope, invoice: Invoice) -> Invoice:
+    def in_billing_currency(
+        self,
+        scope: Scope,
+        invoice: Invoice,
+        *,
+        customer: Customer | None = None,
+        timezone: str | None = None,
+    ) -> Invoice:
         """A subscription's invoice (priced in the subscription's currency) in the currency its
         customer is billed in, converted at the provisional rate of its date; unchanged when the
         customer has no currency or the prices' own. Raises FxRateUnavailable (422) when the
         pair has no rate at all."""
         if self.fx is None or invoice.source_currency is not None:
             return invoice
-        customer = self.customers.get(scope, invoice.customer_id)
+        if customer is None:
+            customer = self.customers.get(scope, invoice.customer_id)
         billed_in = customer.currency if customer is not None else None
         if billed_in is None or billed_in == invoice.currency:
             return invoice
-        timezone = self.tenant(scope).timezone
+        timezone = timezone or self.tenant(scope).timezone
         on = local_date(parse_time(invoice.created_at), timezone)
         rate = self.provisional_rate(
             scope, invoice.currency, billed_in, on, period_end=fx_period_end(invoice.period_end, timezone, on)
@@ -193,12 +212,19 @@ class InvoiceService:
             )
         return self.fx
 
-    def _taxed(self, scope: Scope, invoice: Invoice, on: date | None = None) -> Invoice:
+    def _taxed(
+        self,
+        scope: Scope,
+        invoice: Invoice,
+        on: date | None = None,
+        tax: TaxCalculator | None = None,
+        customer: Customer | None = None,
+    ) -> Invoice:
         """The invoice with the taxes of its tax point: ``on`` at finalization, else today in
         the tenant's time zone (the invoice's test clock's today, for a sandbox clock)."""
         if on is None:
             on = local_date(self.now_for(scope, invoice.test_clock_id), self.tenant(scope).timezone)
-        return invoice.taxed(self.tax.rates_for(scope, invoice, on))
+        return invoice.taxed((tax or self.tax).rates_for(scope, invoice, on, customer))
 
     def create(self, scope: Scope, raw: Mapping[str, Any]) -> Invoice:
         """A one-off draft for a customer, with lines given by hand."""
@@ -519,10 +545,12 @@ class InvoiceService:
         changes: list[tuple[Invoice | None, Invoice]] = []
         events: list[EventEnvelope] = []
         entries: list[CreditEntry] = []
+        # One read of the seller's profile and rules for the whole batch, not one per draft.
+        tax = self.tax.batch()
         for i, draft in enumerate(drafts):
             rate = rates.get(draft.id)
             # Converted once more, from the lines' source amounts, at the rate pinned now.
-            taxed = self._taxed(scope, draft.converted(rate) if rate is not None else draft, today)
+            taxed = self._taxed(scope, draft.converted(rate) if rate is not None else draft, today, tax)
             key = (draft.customer_id, draft.currency)
             if key not in balances:
                 balances[key] = self.balances.balance(scope, draft.customer_id, draft.currency)
@@ -538,7 +566,7 @@ class InvoiceService:
                 rate.to_dict() if rate is not None else _same_currency_fx(draft.currency, today.isoformat())
             )
             if self.tax_currency is not None:
-                fx.update(self.tax_currency(scope, taxed, today) or {})
+                fx.update(self.tax_currency(scope, taxed, today, tax.seller(scope)) or {})
             finalized = taxed.finalize(
                 number=format_number(tenant.invoicing.invoice_number_format, sequence, today),
                 sequence=sequence,

@@ -37,6 +37,7 @@ def price_items(
                 product_name=product.name,
                 price_override_id=override.id if override else None,
                 meter_group=price.meter_group,
+                tax_category=product.tax_category,
             )
         )
     return result

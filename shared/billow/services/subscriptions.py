@@ -515,8 +515,10 @@ class SubscriptionService:
         if outcome.invoices and self.invoicing is not None:
             tenant = self.tenants.get(scope.tenant_id)
             settings = tenant.invoicing if tenant is not None else InvoiceSettings()
+            timezone = tenant.timezone if tenant is not None else None
             outcome.invoices = [
-                self.invoicing.prepare_draft(scope, invoice, settings) for invoice in outcome.invoices
+                self.invoicing.prepare_draft(scope, invoice, settings, timezone)
+                for invoice in outcome.invoices
             ]
         events = [self._event(scope, outcome.event_type, outcome.after)]
         events += [

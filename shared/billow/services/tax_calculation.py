@@ -11,9 +11,9 @@ too: the invoice charges VAT and carries a note saying so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from billow.domain.errors import NotFound
 from billow.domain.tax import LineTaxes
@@ -47,6 +47,35 @@ class ProductSource(Protocol):
     def get(self, scope: Scope, product_id: str) -> Product | None: ...
 
 
+class _ReadOnce:
+    """Answers of a source kept for one batch: a finalization batch of twelve invoices of one
+    tenant reads its tax profile, rules and products once instead of twelve times."""
+
+    def __init__(self, read: Callable[..., Any]) -> None:
+        self._read = read
+        self._held: dict[tuple[Any, ...], Any] = {}
+
+    def __call__(self, *key: Any) -> Any:
+        if key not in self._held:
+            self._held[key] = self._read(*key)
+        return self._held[key]
+
+
+@dataclass(frozen=True)
+class _BatchProfiles:
+    get: Callable[[Scope], SellerTaxProfile | None]
+
+
+@dataclass(frozen=True)
+class _BatchRules:
+    all: Callable[[Scope], list[TaxRule]]
+
+
+@dataclass(frozen=True)
+class _BatchProducts:
+    get: Callable[[Scope, str], Product | None]
+
+
 @dataclass
 class TaxCalculation:
     profiles: TaxProfileSource
@@ -56,9 +85,23 @@ class TaxCalculation:
     eu_rates: Callable[[], VatRateTable]
     vat_ids: VatIdService | None = None
 
-    def rates_for(self, scope: Scope, invoice: Invoice, on: date) -> Sequence[LineTaxes]:
+    def batch(self) -> TaxCalculation:
+        return replace(
+            self,
+            profiles=_BatchProfiles(_ReadOnce(self.profiles.get)),
+            rules=_BatchRules(_ReadOnce(self.rules.all)),
+            products=_BatchProducts(_ReadOnce(self.products.get)),
+        )
+
+    def seller(self, scope: Scope) -> SellerTaxProfile | None:
+        return self.profiles.get(scope)
+
+    def rates_for(
+        self, scope: Scope, invoice: Invoice, on: date, customer: Customer | None = None
+    ) -> Sequence[LineTaxes]:
         seller = self.profiles.get(scope)
-        customer = self.customers.get(scope, invoice.customer_id)
+        if customer is None or customer.id != invoice.customer_id:
+            customer = self.customers.get(scope, invoice.customer_id)
         if customer is None:  # pragma: no cover - an invoice's customer is archived, never deleted
             raise NotFound(detail=f"no customer with id {invoice.customer_id}")
         rules = self.rules.all(scope) if seller is not None else []
@@ -95,6 +138,9 @@ class TaxCalculation:
         known: dict[str, str] = {}
         categories = []
         for line in invoice.lines:
+            if line.tax_category is not None:
+                categories.append(line.tax_category)
+                continue
             product_id = line.product_id
             if product_id is None:
                 categories.append(DEFAULT_CATEGORY)

@@ -11,7 +11,6 @@ the invoice's currency only (the invoice is still finalized, and the log says wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -54,11 +53,11 @@ def national_currency(country: str, on: date) -> str | None:
 
 @dataclass
 class TaxCurrencyStatement:
-    profile_of: Callable[[Scope], SellerTaxProfile | None]
     rates: RatePinning
 
-    def __call__(self, scope: Scope, invoice: Invoice, on: date) -> dict[str, str] | None:
-        profile = self.profile_of(scope)
+    def __call__(
+        self, scope: Scope, invoice: Invoice, on: date, profile: SellerTaxProfile | None
+    ) -> dict[str, str] | None:
         if profile is None or not profile.address.country:
             return None
         currency = national_currency(profile.address.country, on)

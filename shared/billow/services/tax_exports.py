@@ -1,30 +1,23 @@
 """The tax report of a period (``GET /v1/tax/exports``, docs/tax.md "Tax report"): reads the
-scope's invoices and credit notes through the invoice repository and hands them to the pure
+period's invoices and credit notes through the invoice repository and hands them to the pure
 aggregation of domain/tax_report.py.
 
-**Access pattern** (docs/data-model.md, patterns 91 and 92). Both lists are read newest first
-by id, in pages, through their gsi1 partitions (``{scope}#INVOICES``, ``{scope}#CREDIT_NOTES``).
+**Access pattern** (docs/data-model.md, patterns 91 and 92). The period is days in the tenant's
+time zone; it becomes the UTC instants [first local midnight, midnight after the last day),
+and the repository reads the sparse tax-day index (gsi3) for those instants: one Query per UTC
+day the span overlaps, its sort key bounded by the instants (which narrows the first and last
+day). What is read is the documents whose tax point lies in the period, never the scope's
+whole history; the domain still decides which count, by local date, status and currency.
 
-- Invoices are read to the end. An invoice counts on its finalization day, and a draft may wait
-  any time before it is finalized, so an invoice created (its id) long before the period can
-  still be finalized in it: no id bounds what the period holds. Only the invoices of the
-  period are kept in memory, plus the tax-currency rate of every invoice that has one (credit
-  notes of the period need their invoice's rate).
-- Credit notes are read until their ids are older than the period, in live mode only. A note's
-  id (UUIDv7) is made just after the time it records as ``created_at``, both from the real
-  clock, so a note whose id is older than the period's first instant (less a day of margin for
-  clock steps) was issued before the period, and so are all the notes after it. In sandbox a
-  note on a test clock records the clock's time, which may lie anywhere from its id's: there
-  the notes are read to the end too.
+A credit note of the period states its VAT at its invoice's tax-currency rate, and that
+invoice may have been finalized before the period: such invoices are read by id (one
+BatchGetItem per 100), only when no document of the period is that invoice.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
@@ -41,39 +34,9 @@ from billow.domain.tax_report import (
     invoice_reported,
 )
 from billow.domain.tenancy import Scope
-from billow.ports.queries import InvoiceFilter, Page, PageResult
 from billow.ports.repositories import InvoiceRepository, TenantRepository
 
-T = TypeVar("T")
 logger = Logger(service="billow")
-
-# Documents per page: big pages mean fewer round trips; DynamoDB still answers at most 1 MB a
-# request, and the table adapter follows its pages.
-PAGE_SIZE = 200
-# How much older than the period a credit note's id must be before the reading stops.
-ID_CLOCK_MARGIN = timedelta(days=1)
-
-
-def uuid7_time(value: str) -> datetime | None:
-    """The creation instant a UUIDv7 carries (its first 48 bits, Unix milliseconds); None for
-    anything else, which then never stops a reading early."""
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    if parsed.version != 7:
-        return None
-    return datetime.fromtimestamp((parsed.int >> 80) / 1000, tz=UTC)
-
-
-def _all(fetch: Callable[[Page], PageResult[T]]) -> Iterator[T]:
-    position = None
-    while True:
-        result = fetch(Page(limit=PAGE_SIZE, after=position))
-        yield from result.items
-        if result.next_position is None:
-            return
-        position = result.next_position
 
 
 @dataclass
@@ -86,31 +49,40 @@ class TaxExportService:
         if tenant is None:  # pragma: no cover - a scope always has its tenant
             raise NotFound(detail="unknown tenant")
         timezone = tenant.timezone
+        start = local_midnight(query.period.start, timezone)
+        end = local_midnight(query.period.end + timedelta(days=1), timezone)
 
         rates: dict[str, TaxCurrencyRate] = {}
+        seen: set[str] = set()
         reported: list[Invoice] = []
-        read_invoices = 0
-        for invoice in _all(lambda page: self.invoices.list(scope, InvoiceFilter(), page)):
+        notes: list[CreditNote] = []
+        read_invoices = read_notes = 0
+        for document in self.invoices.tax_documents_between(scope, start, end):
+            if isinstance(document, CreditNote):
+                read_notes += 1
+                if credit_note_reported(document, query, timezone):
+                    notes.append(document)
+                continue
             read_invoices += 1
+            seen.add(document.id)
+            rate = TaxCurrencyRate.of(document.fx, document.currency)
+            if rate is not None:
+                rates[document.id] = rate
+            if invoice_reported(document, query, timezone):
+                reported.append(document)
+
+        credited = sorted({note.invoice_id for note in notes} - seen)
+        for invoice in self.invoices.get_many(scope, credited) if credited else ():
             rate = TaxCurrencyRate.of(invoice.fx, invoice.currency)
             if rate is not None:
                 rates[invoice.id] = rate
-            if invoice_reported(invoice, query, timezone):
-                reported.append(invoice)
-
-        notes: list[CreditNote] = []
-        read_notes = 0
-        cutoff = local_midnight(query.period.start, timezone) - ID_CLOCK_MARGIN if scope.livemode else None
-        for note in _all(lambda page: self.invoices.list_credit_notes(scope, None, None, page)):
-            made = uuid7_time(note.id)
-            if cutoff is not None and made is not None and made < cutoff:
-                break
-            read_notes += 1
-            if credit_note_reported(note, query, timezone):
-                notes.append(note)
 
         logger.info(
             "tax report read",
-            extra={"invoices_read": read_invoices, "credit_notes_read": read_notes},
+            extra={
+                "invoices_read": read_invoices,
+                "credit_notes_read": read_notes,
+                "credited_invoices_read": len(credited),
+            },
         )
         return build_tax_report(query, timezone, reported, notes, invoice_rates=rates)

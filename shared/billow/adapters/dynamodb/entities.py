@@ -9,7 +9,7 @@ that change, and the events describing the change (the outbox).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -37,7 +37,7 @@ class EntityKind(Generic[T]):
     external_id_of: Callable[[T], str | None] | None = None
     # What a taken uniqueness key means to the client (default: an external id is taken).
     conflict_detail: str | None = None
-    # Extra index attributes of an object (a sparse gsi2 entry such as a due time).
+    # Extra index attributes of an object (sparse gsi2/gsi3 entries such as a due time).
     index_of: Callable[[Scope, T], dict[str, str]] | None = None
 
     @property
@@ -118,6 +118,11 @@ class EntityStore(Generic[T]):
     def get(self, scope: Scope, entity_id: str) -> T | None:
         item = self.table.get(self._pk(scope, entity_id), self.kind.key)
         return self.kind.from_dict(without_keys(item)) if item else None
+
+    def get_many(self, scope: Scope, entity_ids: Collection[str]) -> list[T]:
+        """The objects that exist among ``entity_ids`` (BatchGetItem), in no particular order."""
+        keys = [{"pk": self._pk(scope, entity_id), "sk": self.kind.key} for entity_id in entity_ids]
+        return [self.kind.from_dict(without_keys(item)) for item in self.table.get_many(keys)]
 
     def get_by_external_id(self, scope: Scope, external_id: str) -> T | None:
         guard = self.table.get(self._ext_pk(scope, external_id), f"{self.kind.key}_EXT", consistent=True)

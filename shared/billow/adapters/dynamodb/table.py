@@ -23,7 +23,8 @@ _deserializer = TypeDeserializer()
 
 OUTBOX_SHARDS = 8
 EVENT_RETENTION = timedelta(days=30)
-KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+INDEXES = ("gsi1", "gsi2", "gsi3")
+KEY_ATTRIBUTES = ("pk", "sk", *(f"{index}{part}" for index in INDEXES for part in ("pk", "sk")))
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -41,10 +42,8 @@ def without_keys(values: dict[str, Any]) -> dict[str, Any]:
 def key_of(item: dict[str, Any], index: str | None) -> dict[str, Any]:
     """The storage position of an item in the table or an index (a LastEvaluatedKey)."""
     names = ["pk", "sk"]
-    if index == "gsi1":
-        names += ["gsi1pk", "gsi1sk"]
-    elif index == "gsi2":
-        names += ["gsi2pk", "gsi2sk"]
+    if index:
+        names += [f"{index}pk", f"{index}sk"]
     return {name: item[name] for name in names}
 
 
@@ -136,6 +135,19 @@ class DynamoTable:
         item = response.get("Item")
         return from_item(item) if item else None
 
+    def get_many(self, keys: Sequence[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+        """BatchGetItem in pages of 100, following unprocessed keys; missing items are left out
+        and the order is not the keys'."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            page = [to_item(key) for key in keys[start : start + 100]]
+            request: dict[str, Any] = {self.name: {"Keys": page, "ConsistentRead": consistent}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                found.extend(from_item(raw) for raw in response.get("Responses", {}).get(self.name, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def write(self, transaction: Transaction) -> None:
         if not transaction.items:
             return
@@ -168,17 +180,25 @@ class DynamoTable:
         page_size: int = 100,
         sort_below: str | None = None,
         sort_prefix: str | None = None,
+        sort_between: tuple[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield items of one partition in key order, following pages lazily; optionally only
-        sort keys below a bound or starting with a prefix."""
+        sort keys below a bound, starting with a prefix, or between two bounds (both included)."""
         partition_attr = f"{index}pk" if index else "pk"
         all_names = {"#p": partition_attr, **(names or {})}
         all_values = {":p": partition, **(values or {})}
         condition = "#p = :p"
-        if sort_below is not None or sort_prefix is not None:
+        if sort_below is not None or sort_prefix is not None or sort_between is not None:
             all_names["#s"] = f"{index}sk" if index else "sk"
-            all_values[":s"] = sort_below if sort_below is not None else sort_prefix
-            condition += " AND #s < :s" if sort_below is not None else " AND begins_with(#s, :s)"
+        if sort_below is not None:
+            all_values[":s"] = sort_below
+            condition += " AND #s < :s"
+        elif sort_prefix is not None:
+            all_values[":s"] = sort_prefix
+            condition += " AND begins_with(#s, :s)"
+        elif sort_between is not None:
+            all_values[":s"], all_values[":t"] = sort_between
+            condition += " AND #s BETWEEN :s AND :t"
         request: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,

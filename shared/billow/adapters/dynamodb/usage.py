@@ -297,16 +297,7 @@ class DynamoUsageStore:
         return {str(item["sk"])[: -len("#X")]: item for item in items}
 
     def _get_many(self, keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
-        """Consistent BatchGetItem in pages of 100, following unprocessed keys."""
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):
-            page = [to_item(key) for key in keys[start : start + 100]]
-            request: dict[str, Any] = {self.table.name: {"Keys": page, "ConsistentRead": True}}
-            while request:
-                response = self.table.client.batch_get_item(RequestItems=request)
-                found.extend(from_item(raw) for raw in response.get("Responses", {}).get(self.table.name, []))
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return self.table.get_many(keys, consistent=True)
 
     def _stage_extreme(
         self,
