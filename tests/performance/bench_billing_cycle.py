@@ -148,8 +148,10 @@ def run() -> dict[str, Any]:
             "dynamodb_requests_per_invoice": figure(
                 len(calls) / size,
                 "requests",
-                Target("<=", 16),
-                meaning="due listing, subscription step, usage totals, finalization batch, hand-over",
+                # 15.3 before tax (issue 9); taxing reads the customer at the draft and at
+                # finalization and the seller's profile (and rules) per draft: about +4.
+                Target("<=", 20),
+                meaning="due listing, subscription step, usage totals, taxes, finalization batch, hand-over",
             ),
             "by_operation": count_by_operation(calls),
             "setup_seconds": round(result["setup_s"], 1),
