@@ -27,8 +27,10 @@ from billow.domain.tenancy import Scope
 from billow.ports.clock import Clock, rfc3339
 from billow.ports.documents import (
     CONTENT_TYPES,
+    DocumentFormat,
     DocumentRendering,
     DocumentRequest,
+    DocumentSource,
     DocumentStore,
     StoredDocument,
 )
@@ -232,8 +234,10 @@ class DocumentLinkService:
     clock: Clock
     link_seconds: int = LINK_SECONDS
 
-    def link(self, scope: Scope, source: str, source_id: str, format_: str) -> DocumentLink:
-        request = DocumentRequest(scope, source, source_id, format_)  # type: ignore[arg-type]
+    def link(
+        self, scope: Scope, source: DocumentSource, source_id: str, format_: DocumentFormat
+    ) -> DocumentLink:
+        request = DocumentRequest(scope, source, source_id, format_)
         document = self.assembler.assemble(request)
         if format_ != "pdf":
             problem = missing_terms_problem(document)

@@ -41,6 +41,7 @@ class VatIdValidation:
 
     def to_dict(self) -> dict[str, Any]:
         check = self.check
+        checked_at = (check.checked_at or self.received_at) if check is not None else None
         return {
             "object": "vat_id_validation",
             "type": self.tax_id.type,
@@ -53,9 +54,7 @@ class VatIdValidation:
                 "status": check.status,
                 "name": check.name,
                 "address": check.address,
-                "checked_at": rfc3339(check.checked_at or self.received_at)  # type: ignore[arg-type]
-                if (check.checked_at or self.received_at)
-                else None,
+                "checked_at": rfc3339(checked_at) if checked_at is not None else None,
                 "request_identifier": check.request_identifier,
                 "reason": check.reason,
             },

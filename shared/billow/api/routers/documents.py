@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from billow.api.container import container
 from billow.api.request import current_request
 from billow.api.responses import single
+from billow.ports.documents import DocumentFormat, DocumentSource
 
 router = Router()
 SourceId = Annotated[str, Path(description="The invoice's or credit note's id", max_length=64)]
@@ -20,7 +21,7 @@ Syntax = Annotated[
 ]
 
 
-def _link(source: str, source_id: str, format_: str) -> Response[str]:
+def _link(source: DocumentSource, source_id: str, format_: DocumentFormat) -> Response[str]:
     link = container().documents.link(current_request().require_scope(), source, source_id, format_)
     return single(link.to_dict())
 
