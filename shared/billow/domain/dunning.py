@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from billow.domain import policy_attachments
 from billow.domain.errors import FieldError, InvalidStateTransition, ValidationFailed
 
 DunningAction = Literal["retry_payment", "notify", "cancel_subscription", "mark_uncollectible"]
@@ -53,6 +54,12 @@ class Attachment:
 
     kind: AttachmentKind
     target_id: str = ""
+
+    @property
+    def label(self) -> str:
+        """Its part of the lookup item's key: "CUSTOMER#{id}", "PLAN#{id}" or "DEFAULT"."""
+        target = f"#{self.target_id}" if self.target_id else ""
+        return f"{self.kind.upper()}{target}"
 
 
 DEFAULT_ATTACHMENT = Attachment("default")
@@ -201,19 +208,12 @@ def validate_applies_to(customer_ids: Sequence[str], plan_ids: Sequence[str]) ->
         raise ValidationFailed(detail="applies_to is invalid", errors=errors)
 
 
-AttachmentMove = tuple[Attachment, str | None, str | None]
+AttachmentMove = policy_attachments.AttachmentMove[Attachment]
 
 
 def attachment_moves(changes: Sequence[tuple[DunningPolicy | None, DunningPolicy]]) -> list[AttachmentMove]:
-    """The lookup items a write changes: (attachment, policy holding it before, after), for
-    every attachment whose holder changes among the policies written together."""
-    before = {a: p.id for p, _ in changes if p is not None for a in p.attachments()}
-    after = {a: p.id for _, p in changes for a in p.attachments()}
-    return [
-        (attachment, before.get(attachment), after.get(attachment))
-        for attachment in sorted(before.keys() | after.keys())
-        if before.get(attachment) != after.get(attachment)
-    ]
+    """The lookup items a write changes (policy_attachments.attachment_moves)."""
+    return policy_attachments.attachment_moves(changes)
 
 
 def check_attachment_budget(policy: DunningPolicy, moves: Sequence[AttachmentMove]) -> None:

@@ -40,6 +40,7 @@ from billow.domain.errors import (
     validation_failed,
 )
 from billow.domain.money import Money, parse_currency, parse_decimal
+from billow.domain.policy_attachments import AttachmentMove, attachment_moves
 from billow.domain.reference_rates import NoRatesForDate, ReferenceRates, UnknownCurrency, rates_on
 
 RateSource = Literal["ecb"]
@@ -188,18 +189,12 @@ BUILTIN_FX_POLICY = FxPolicy(
 )
 
 
-FxMove = tuple[FxAttachment, str | None, str | None]
+FxMove = AttachmentMove[FxAttachment]
 
 
 def fx_attachment_moves(changes: Sequence[tuple[FxPolicy | None, FxPolicy]]) -> list[FxMove]:
     """The lookup items a write changes: (attachment, holder before, holder after)."""
-    before = {a: p.id for p, _ in changes if p is not None for a in p.attachments()}
-    after = {a: p.id for _, p in changes for a in p.attachments()}
-    return [
-        (attachment, before.get(attachment), after.get(attachment))
-        for attachment in sorted(before.keys() | after.keys())
-        if before.get(attachment) != after.get(attachment)
-    ]
+    return attachment_moves(changes)
 
 
 def _text(raw: Any, pointer: str, *, required: bool, max_length: int) -> str | None:

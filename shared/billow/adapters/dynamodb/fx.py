@@ -19,8 +19,9 @@ A tenant's own FX objects are scoped like every other object (EntityStores):
     pk = {scope}#FX_OVERRIDE#{id}                 sk = FX_OVERRIDE        gsi1 {scope}#FX_OVERRIDES / {id}
     pk = {scope}#FX_OVERRIDES_FOR#{base}:{quote}  sk = FX_OVERRIDES_FOR   the pair's overrides' dates
 
-A lookup item is written in the policy's transaction, on condition that it is free or names
-the policy giving it up, so two policies never hold one pair (or the default). The per-pair
+A lookup item is written in the policy's transaction (PolicyLookups, policy_lookups.py), on
+condition that it is free or names the policy giving it up, so two policies never hold one pair
+(or the default). The per-pair
 override index is written under its own version in the transaction that creates or deletes an
 override: two overlapping overrides of a pair cannot both be written, and finding the override
 for a date is one read.
@@ -36,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from billow.adapters.dynamodb.entities import EntityKind, EntityStore, ItemFilter
+from billow.adapters.dynamodb.policy_lookups import PolicyLookups
 from billow.adapters.dynamodb.table import (
     DynamoTable,
     Transaction,
@@ -44,18 +46,16 @@ from billow.adapters.dynamodb.table import (
     outbox_items,
     to_item,
 )
-from billow.domain.errors import ConcurrentModification, Conflict, FieldError
+from billow.domain.errors import ConcurrentModification
 from billow.domain.eu_vat import EuVatRates
 from billow.domain.events import EventEnvelope
 from billow.domain.fx import (
     CurrencyPair,
     FxAttachment,
-    FxMove,
     FxOverride,
     FxPolicy,
     OverrideIndex,
     OverrideSpan,
-    fx_attachment_moves,
     fx_override_from_dict,
     fx_override_to_dict,
     fx_policy_from_dict,
@@ -269,14 +269,19 @@ FX_POLICY = EntityKind[FxPolicy](name="fx_policy", to_dict=fx_policy_to_dict, fr
 LOOKUP_SK = "FX_FOR"
 
 
-def lookup_pk(scope: Scope, attachment: FxAttachment) -> str:
-    return f"{scope.key_prefix}#FX_FOR#{attachment.label}"
+def _taken(attachment: FxAttachment, holder: str) -> str:
+    # Only pairs are refused as taken: a default that moved meanwhile is a race, retried.
+    pair = attachment.pair.key if attachment.pair else attachment.label
+    return f"{pair} is governed by FX policy {holder}"
 
 
 class DynamoFxPolicyRepository:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
         self.store = EntityStore(table, FX_POLICY)
+        self.lookups = PolicyLookups[FxPolicy, FxAttachment](
+            self.store, LOOKUP_SK, _taken, "a currency pair follows one FX policy"
+        )
 
     def get(self, scope: Scope, policy_id: str) -> FxPolicy | None:
         return self.store.get(scope, policy_id)
@@ -286,8 +291,7 @@ class DynamoFxPolicyRepository:
 
     def holder(self, scope: Scope, attachment: FxAttachment) -> str | None:
         """The id of the policy holding a pair or the default (one consistent GetItem)."""
-        item = self.table.get(lookup_pk(scope, attachment), LOOKUP_SK, consistent=True)
-        return str(item["policy_id"]) if item else None
+        return self.lookups.holder(scope, attachment)
 
     def save(
         self,
@@ -297,51 +301,7 @@ class DynamoFxPolicyRepository:
     ) -> None:
         """The policies under their read versions, the lookup items whose holder changes, and
         the events: all or nothing. Conflict when another policy holds a pair the write takes."""
-        tx = Transaction()
-        moves = fx_attachment_moves(changes)
-        for move in moves:
-            self._stage_lookup(tx, scope, move)
-        try:
-            self.store.write(scope, changes, events, extra=tx)
-        except ConcurrentModification:
-            self._refuse_taken(scope, changes, moves)
-            raise
-
-    def _stage_lookup(self, tx: Transaction, scope: Scope, move: FxMove) -> None:
-        attachment, old, new = move
-        key = {"pk": lookup_pk(scope, attachment), "sk": LOOKUP_SK}
-        holders = [holder for holder in (old, new) if holder is not None]
-        values = {f":h{i}": {"S": holder} for i, holder in enumerate(holders)}
-        condition = " OR ".join(["attribute_not_exists(pk)", *(f"policy_id = {v}" for v in values)])
-        label = f"fx_for:{attachment.label}"
-        if new is None:
-            tx.delete(label, self.table.name, key, condition, ExpressionAttributeValues=values)
-            return
-        item = {**key, "kind": f"fx_policy_{attachment.kind}", "policy_id": new}
-        tx.put(label, self.table.name, item, condition, ExpressionAttributeValues=values)
-
-    def _refuse_taken(
-        self, scope: Scope, changes: Sequence[tuple[FxPolicy | None, FxPolicy]], moves: Sequence[FxMove]
-    ) -> None:
-        written = {after.id: after for _, after in changes}
-        errors: list[FieldError] = []
-        for attachment, _, new in moves:
-            if attachment.pair is None or new is None:
-                continue
-            holder = self.holder(scope, attachment)
-            if holder is None or holder in written:
-                continue
-            errors.append(
-                FieldError(
-                    written[new].pointer_of(attachment),
-                    f"{attachment.pair.key} is governed by FX policy {holder}",
-                )
-            )
-        if errors:
-            raise Conflict(
-                detail="; ".join(e.message for e in errors) + ": a currency pair follows one FX policy",
-                errors=errors,
-            )
+        self.lookups.save(scope, changes, events)
 
 
 # --- a tenant's overrides ----------------------------------------------------------------------
