@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date as calendar_date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,9 +17,26 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._common import if_match, sent_fields
 from billow.api.routers._paging import next_cursor, page_from
-from billow.domain.fx import fx_override_to_dict, fx_policy_to_dict
+
+if TYPE_CHECKING:
+    from billow.domain.fx import FxOverride, FxPolicy
 
 router = Router()
+
+
+# The FX domain loads on an FX route's first use, not at the API's cold start.
+def _policy_dict(policy: FxPolicy) -> dict[str, Any]:
+    from billow.domain.fx import fx_policy_to_dict
+
+    return fx_policy_to_dict(policy)
+
+
+def _override_dict(override: FxOverride) -> dict[str, Any]:
+    from billow.domain.fx import fx_override_to_dict
+
+    return fx_override_to_dict(override)
+
+
 RATE_TAGS = ["FX rates"]
 POLICY_TAGS = ["FX policies"]
 OVERRIDE_TAGS = ["FX overrides"]
@@ -61,9 +78,7 @@ def get_rates(
 )
 def create_policy(policy: Annotated[FxPolicyCreate, Body(embed=False)]) -> Response[str]:
     created = container().fx.create_policy(current_request().require_scope(), policy.model_dump())
-    return single(
-        fx_policy_to_dict(created), status=201, headers={"Location": f"/v1/fx/policies/{created.id}"}
-    )
+    return single(_policy_dict(created), status=201, headers={"Location": f"/v1/fx/policies/{created.id}"})
 
 
 @router.get("/fx/policies", tags=POLICY_TAGS, summary="List FX policies, newest first")
@@ -74,14 +89,12 @@ def list_policies(
 ) -> Response[str]:
     page, fingerprint = page_from(limit, cursor)
     result = container().fx.list_policies(current_request().require_scope(), page, status)
-    return listing(
-        [fx_policy_to_dict(p) for p in result.items], next_cursor(fingerprint, result.next_position)
-    )
+    return listing([_policy_dict(p) for p in result.items], next_cursor(fingerprint, result.next_position))
 
 
 @router.get("/fx/policies/<policy_id>", tags=POLICY_TAGS, summary="Get an FX policy")
 def get_policy(policy_id: PolicyId) -> Response[str]:
-    return single(fx_policy_to_dict(container().fx.get_policy(current_request().require_scope(), policy_id)))
+    return single(_policy_dict(container().fx.get_policy(current_request().require_scope(), policy_id)))
 
 
 @router.patch(
@@ -92,7 +105,7 @@ def get_policy(policy_id: PolicyId) -> Response[str]:
 def update_policy(policy_id: PolicyId, policy: Annotated[FxPolicyUpdate, Body(embed=False)]) -> Response[str]:
     changes = sent_fields(policy, POLICY_NOT_NULLABLE)
     updated = container().fx.update_policy(current_request().require_scope(), policy_id, changes, if_match())
-    return single(fx_policy_to_dict(updated))
+    return single(_policy_dict(updated))
 
 
 @router.post(
@@ -103,7 +116,7 @@ def update_policy(policy_id: PolicyId, policy: Annotated[FxPolicyUpdate, Body(em
 )
 def archive_policy(policy_id: PolicyId) -> Response[str]:
     archived = container().fx.archive_policy(current_request().require_scope(), policy_id, if_match())
-    return single(fx_policy_to_dict(archived))
+    return single(_policy_dict(archived))
 
 
 # --- overrides ---------------------------------------------------------------------------------
@@ -117,9 +130,7 @@ def archive_policy(policy_id: PolicyId) -> Response[str]:
 )
 def create_override(override: Annotated[FxOverrideCreate, Body(embed=False)]) -> Response[str]:
     created = container().fx.create_override(current_request().require_scope(), override.model_dump())
-    return single(
-        fx_override_to_dict(created), status=201, headers={"Location": f"/v1/fx/overrides/{created.id}"}
-    )
+    return single(_override_dict(created), status=201, headers={"Location": f"/v1/fx/overrides/{created.id}"})
 
 
 @router.get("/fx/overrides", tags=OVERRIDE_TAGS, summary="List FX overrides, newest first")
@@ -133,16 +144,12 @@ def list_overrides(
     result = container().fx.list_overrides(
         current_request().require_scope(), page, base_currency, quote_currency
     )
-    return listing(
-        [fx_override_to_dict(o) for o in result.items], next_cursor(fingerprint, result.next_position)
-    )
+    return listing([_override_dict(o) for o in result.items], next_cursor(fingerprint, result.next_position))
 
 
 @router.get("/fx/overrides/<override_id>", tags=OVERRIDE_TAGS, summary="Get an FX override")
 def get_override(override_id: OverrideId) -> Response[str]:
-    return single(
-        fx_override_to_dict(container().fx.get_override(current_request().require_scope(), override_id))
-    )
+    return single(_override_dict(container().fx.get_override(current_request().require_scope(), override_id)))
 
 
 @router.delete(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date as calendar_date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,11 +17,27 @@ from billow.api.request import current_request
 from billow.api.responses import listing, single
 from billow.api.routers._common import if_match
 from billow.api.routers._paging import next_cursor, page_from
-from billow.domain.tax_profile import tax_profile_to_dict
-from billow.domain.tax_rules import tax_rule_to_dict
-from billow.services.tax_rules import TaxRuleFilter
+
+if TYPE_CHECKING:
+    from billow.domain.tax_profile import SellerTaxProfile
+    from billow.domain.tax_rules import TaxRule
 
 router = Router()
+
+
+# The domain modules load on a tax route's first use, not at the API's cold start.
+def _rule_dict(rule: TaxRule) -> dict[str, Any]:
+    from billow.domain.tax_rules import tax_rule_to_dict
+
+    return tax_rule_to_dict(rule)
+
+
+def _profile_dict(profile: SellerTaxProfile) -> dict[str, Any]:
+    from billow.domain.tax_profile import tax_profile_to_dict
+
+    return tax_profile_to_dict(profile)
+
+
 RULE_TAGS = ["Tax rules"]
 PROFILE_TAGS = ["Tax"]
 RuleId = Annotated[str, Path(description="The tax rule's id", max_length=64)]
@@ -55,7 +71,7 @@ def create_rule(rule: Annotated[TaxRuleCreate, Body(embed=False)]) -> Response[s
     created = container().tax_rules.create(
         current_request().require_scope(), rule.model_dump(exclude_unset=True)
     )
-    return single(tax_rule_to_dict(created), status=201, headers={"Location": f"/v1/tax-rules/{created.id}"})
+    return single(_rule_dict(created), status=201, headers={"Location": f"/v1/tax-rules/{created.id}"})
 
 
 @router.get("/tax-rules", tags=RULE_TAGS, summary="List tax rules (every version), newest first")
@@ -71,6 +87,8 @@ def list_rules(
     active: Annotated[Literal["true", "false"] | None, Query()] = None,
 ) -> Response[str]:
     page, fingerprint = page_from(limit, cursor)
+    from billow.services.tax_rules import TaxRuleFilter
+
     filters = TaxRuleFilter(
         country=country,
         region=region,
@@ -79,9 +97,7 @@ def list_rules(
         active=None if active is None else active == "true",
     )
     result = container().tax_rules.list(current_request().require_scope(), page, filters)
-    return listing(
-        [tax_rule_to_dict(r) for r in result.items], next_cursor(fingerprint, result.next_position)
-    )
+    return listing([_rule_dict(r) for r in result.items], next_cursor(fingerprint, result.next_position))
 
 
 @router.get(
@@ -113,14 +129,14 @@ def rules_in_force(
             "jurisdiction": {"country": country, "region": region},
             "category": category or "standard",
             "date": day.isoformat(),
-            "rules": [tax_rule_to_dict(rule) for rule in rules],
+            "rules": [_rule_dict(rule) for rule in rules],
         }
     )
 
 
 @router.get("/tax-rules/<rule_id>", tags=RULE_TAGS, summary="Get a tax rule")
 def get_rule(rule_id: RuleId) -> Response[str]:
-    return single(tax_rule_to_dict(container().tax_rules.get(current_request().require_scope(), rule_id)))
+    return single(_rule_dict(container().tax_rules.get(current_request().require_scope(), rule_id)))
 
 
 @router.patch(
@@ -133,7 +149,7 @@ def update_rule(rule_id: RuleId, rule: Annotated[TaxRuleUpdate, Body(embed=False
     updated = container().tax_rules.update(
         current_request().require_scope(), rule_id, rule.model_dump(exclude_unset=True), if_match()
     )
-    return single(tax_rule_to_dict(updated))
+    return single(_rule_dict(updated))
 
 
 @router.delete(
@@ -151,7 +167,7 @@ def delete_rule(rule_id: RuleId) -> Response[str]:
 
 @router.get("/tax/profile", tags=PROFILE_TAGS, summary="The seller's tax profile")
 def get_profile() -> Response[str]:
-    return single(tax_profile_to_dict(container().tax_profiles.get(current_request().require_scope())))
+    return single(_profile_dict(container().tax_profiles.get(current_request().require_scope())))
 
 
 @router.put(
@@ -163,7 +179,7 @@ def put_profile(profile: Annotated[TaxProfileBody, Body(embed=False)]) -> Respon
     saved, created = container().tax_profiles.put(
         current_request().require_scope(), profile.model_dump(exclude_unset=True), if_match()
     )
-    return single(tax_profile_to_dict(saved), status=201 if created else 200)
+    return single(_profile_dict(saved), status=201 if created else 200)
 
 
 @router.patch(
@@ -175,4 +191,4 @@ def patch_profile(profile: Annotated[TaxProfileBody, Body(embed=False)]) -> Resp
     changed = container().tax_profiles.patch(
         current_request().require_scope(), profile.model_dump(exclude_unset=True), if_match()
     )
-    return single(tax_profile_to_dict(changed))
+    return single(_profile_dict(changed))
