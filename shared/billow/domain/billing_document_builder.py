@@ -103,8 +103,8 @@ def _line_name(line: InvoiceLine, quantity: Decimal) -> str:
     return f"{line.description} ({line.quantity.normalize():f} units)"
 
 
-def _vat_of(taxes: object) -> tuple[str, Decimal]:
-    rate = getattr(taxes, "tax_rate", None)
+def _vat_of(line: InvoiceLine) -> tuple[str, Decimal]:
+    rate = line.tax_rate
     if rate is None:
         return "O", Decimal(0)
     return rate.category, rate.rate
@@ -137,7 +137,7 @@ def _groups(groups: tuple[TaxAmount, ...]) -> tuple[tuple[VatGroup, ...], tuple[
     vat: list[VatGroup] = []
     other: list[OtherTax] = []
     for group in groups:
-        if getattr(group, "tax_type", "vat") == "vat":
+        if group.tax_type == "vat":
             vat.append(
                 VatGroup(
                     category=group.category,
@@ -145,19 +145,19 @@ def _groups(groups: tuple[TaxAmount, ...]) -> tuple[tuple[VatGroup, ...], tuple[
                     taxable_amount=group.taxable_amount.amount,
                     tax_amount=group.amount.amount,
                     exemption_reason=group.exemption_reason,
-                    exemption_reason_code=getattr(group, "exemption_reason_code", None),
+                    exemption_reason_code=group.exemption_reason_code,
                 )
             )
         else:
-            name = getattr(group, "name", None) or str(getattr(group, "tax_type", "tax"))
-            jurisdiction = getattr(group, "jurisdiction", None)
+            name = group.name or group.tax_type
+            jurisdiction = group.jurisdiction
             other.append(
                 OtherTax(
                     name=f"{name} ({jurisdiction})" if jurisdiction else name,
                     rate=group.rate,
                     taxable_amount=group.taxable_amount.amount,
                     tax_amount=group.amount.amount,
-                    compound=bool(getattr(group, "compound", False)),
+                    compound=group.compound,
                 )
             )
     return tuple(vat), tuple(other)
@@ -246,7 +246,7 @@ def invoice_document(
         buyer_reference=invoice.buyer_reference,
         period_start=_day(invoice.period_start),
         period_end=_period_end(invoice.period_end),
-        notes=tuple(getattr(invoice, "tax_notes", ()) or ()) + ((invoice.memo,) if invoice.memo else ()),
+        notes=invoice.tax_notes + ((invoice.memo,) if invoice.memo else ()),
         payment=payment_instructions(profile, number, _terms(invoice)),
         fx=_fx_note(invoice.fx),
         locale=locale or customer.locale or "en",
